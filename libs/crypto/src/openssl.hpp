@@ -1,0 +1,43 @@
+// Private to libs/crypto: RAII owners for OpenSSL handles and error text.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+
+#include "ironroot/core/result.hpp"
+#include "ironroot/crypto/key.hpp"
+
+namespace ironroot::crypto {
+
+template <auto FreeFn>
+struct OpensslFree {
+  template <class T>
+  void operator()(T* p) const {
+    FreeFn(p);
+  }
+};
+
+using UniqueBio = std::unique_ptr<BIO, OpensslFree<BIO_free_all>>;
+using UniquePkey = std::unique_ptr<EVP_PKEY, OpensslFree<EVP_PKEY_free>>;
+using UniquePkeyCtx = std::unique_ptr<EVP_PKEY_CTX, OpensslFree<EVP_PKEY_CTX_free>>;
+using UniqueMdCtx = std::unique_ptr<EVP_MD_CTX, OpensslFree<EVP_MD_CTX_free>>;
+
+// Drains OpenSSL's error queue into one line ("no details" when it is empty).
+std::string openssl_error();
+
+// "what: <openssl error>" as an Error, draining the queue.
+inline tl::unexpected<Error> openssl_fail(const std::string& what) {
+  return fail(what + ": " + openssl_error());
+}
+
+// Takes ownership of `pkey` and wraps it as a PublicKey, or fails (and frees it) when it is not an
+// ECDSA P-256 or Ed25519 key.
+Result<PublicKey> adopt_public_key(EVP_PKEY* pkey);
+
+// A read-only memory BIO over `data`.
+UniqueBio memory_bio(ByteView data);
+
+}  // namespace ironroot::crypto
