@@ -1,0 +1,340 @@
+#include "ironroot/image/image.hpp"
+
+#include <algorithm>
+
+namespace ironroot::image {
+
+namespace {
+
+tl::unexpected<ImageError> refuse(ImageFault fault, std::string message) {
+  return tl::unexpected<ImageError>(ImageError{fault, std::move(message)});
+}
+
+std::string hex_short(ByteView bytes) {
+  return to_hex(bytes.first(std::min<std::size_t>(bytes.size(), 8)));
+}
+
+// Reads one TLV area starting at `offset`: its info header must carry `magic`, its total must fit
+// in `data`, and its entries must tile it exactly. Appends the entries to `out`.
+Result<std::size_t, ImageError> parse_tlv_area(ByteView data, std::size_t offset,
+                                               std::uint16_t magic, bool is_protected,
+                                               std::vector<Tlv>& out) {
+  const char* area = is_protected ? "protected TLV area" : "TLV area";
+  if (data.size() - offset < kTlvInfoSize) {
+    return refuse(ImageFault::truncated, std::string("image is truncated: the ") + area +
+                                             " info at offset " + std::to_string(offset) +
+                                             " lies past the end of the data (" +
+                                             std::to_string(data.size()) + " bytes)");
+  }
+  std::uint16_t found = load_le16(data.subspan(offset));
+  std::uint16_t total = load_le16(data.subspan(offset + 2));
+  if (found != magic) {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "bad %s magic 0x%04x at offset %zu (expected 0x%04x)", area,
+                  found, offset, magic);
+    return refuse(found == kTlvInfoMagic || found == kTlvProtInfoMagic
+                      ? ImageFault::inconsistent_sizes
+                      : ImageFault::bad_tlv,
+                  buf);
+  }
+  if (total < kTlvInfoSize) {
+    return refuse(ImageFault::inconsistent_sizes, std::string(area) + " total " +
+                                                      std::to_string(total) +
+                                                      " is smaller than its own 4-byte info");
+  }
+  if (data.size() - offset < total) {
+    return refuse(ImageFault::truncated,
+                  std::string("image is truncated: the ") + area + " needs " +
+                      std::to_string(total) + " bytes at offset " + std::to_string(offset) +
+                      ", only " + std::to_string(data.size() - offset) + " remain");
+  }
+  const std::size_t end = offset + total;
+  std::size_t at = offset + kTlvInfoSize;
+  while (at < end) {
+    if (end - at < kTlvHeaderSize) {
+      return refuse(ImageFault::bad_tlv, std::string("a TLV header at offset ") +
+                                             std::to_string(at) + " runs past the end of the " +
+                                             area);
+    }
+    std::uint16_t type = load_le16(data.subspan(at));
+    std::uint16_t len = load_le16(data.subspan(at + 2));
+    if (end - at - kTlvHeaderSize < len) {
+      return refuse(ImageFault::bad_tlv, "TLV 0x" + to_hex(data.subspan(at, 2)) + " at offset " +
+                                             std::to_string(at) + " claims " + std::to_string(len) +
+                                             " bytes, past the end of the " + area);
+    }
+    out.push_back(Tlv{type, data.subspan(at + kTlvHeaderSize, len), is_protected, at});
+    at += kTlvHeaderSize + len;
+  }
+  return end;
+}
+
+// Checks the fixed-size protected TLVs and that none appears where it must not.
+Result<void, ImageError> check_tlv_placement(const std::vector<Tlv>& tlvs) {
+  int sec_cnt = 0;
+  for (const Tlv& t : tlvs) {
+    if (!t.is_protected && is_protected_only_tlv(t.type)) {
+      return refuse(ImageFault::bad_tlv,
+                    std::string(tlv_type_name(t.type)) + " TLV at offset " +
+                        std::to_string(t.offset) +
+                        " is outside the protected area, where it is not hashed");
+    }
+    if (t.type == tlv::kSecCnt && (t.value.size() != kSecCntSize || ++sec_cnt > 1)) {
+      return refuse(ImageFault::bad_tlv, "SEC_CNT TLV must appear once with 4 bytes");
+    }
+    if (t.type == tlv::kDependency && t.value.size() != kDependencySize) {
+      return refuse(ImageFault::bad_tlv,
+                    "DEPENDENCY TLV has " + std::to_string(t.value.size()) + " bytes, expected 12");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(ImageFault fault) {
+  switch (fault) {
+    case ImageFault::bad_magic:
+      return "bad_magic";
+    case ImageFault::truncated:
+      return "truncated";
+    case ImageFault::inconsistent_sizes:
+      return "inconsistent_sizes";
+    case ImageFault::bad_tlv:
+      return "bad_tlv";
+    case ImageFault::unsupported:
+      return "unsupported";
+    case ImageFault::hash_missing:
+      return "hash_missing";
+    case ImageFault::hash_mismatch:
+      return "hash_mismatch";
+    case ImageFault::signature_missing:
+      return "signature_missing";
+    case ImageFault::signature_invalid:
+      return "signature_invalid";
+    case ImageFault::key_not_trusted:
+      return "key_not_trusted";
+    case ImageFault::too_large:
+      return "too_large";
+  }
+  return "unknown";
+}
+
+const Tlv* ImageView::find(std::uint16_t type) const {
+  auto it = std::find_if(tlvs.begin(), tlvs.end(), [&](const Tlv& t) { return t.type == type; });
+  return it == tlvs.end() ? nullptr : &*it;
+}
+
+std::optional<std::uint32_t> ImageView::security_counter() const {
+  for (const Tlv& t : tlvs) {
+    if (t.is_protected && t.type == tlv::kSecCnt && t.value.size() == kSecCntSize) {
+      return load_le32(t.value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<Dependency> ImageView::dependencies() const {
+  std::vector<Dependency> deps;
+  for (const Tlv& t : tlvs) {
+    if (t.is_protected && t.type == tlv::kDependency && t.value.size() == kDependencySize) {
+      deps.push_back(Dependency::decode(t.value));
+    }
+  }
+  return deps;
+}
+
+Result<ImageView, ImageError> parse_image(ByteView data) {
+  if (data.size() < kImageHeaderSize) {
+    if (data.size() >= 4 && load_le32(data) != kImageMagic) {
+      return refuse(ImageFault::bad_magic,
+                    "not an MCUboot image: bad magic 0x" + to_hex(data.first(4)));
+    }
+    return refuse(ImageFault::truncated, "image is truncated: " + std::to_string(data.size()) +
+                                             " bytes, shorter than the 32-byte header");
+  }
+  ImageView image;
+  image.header = ImageHeader::decode(data);
+  const ImageHeader& h = image.header;
+  if (h.magic != kImageMagic) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf,
+                  h.magic == kImageMagicV1
+                      ? "MCUboot v1 image (magic 0x%08x) is not supported; re-sign it with a "
+                        "current imgtool or ironroot"
+                      : "not an MCUboot image: bad magic 0x%08x (expected 0x96f3b83d)",
+                  h.magic);
+    return refuse(ImageFault::bad_magic, buf);
+  }
+  if (h.hdr_size < kImageHeaderSize) {
+    return refuse(ImageFault::inconsistent_sizes, "header size " + std::to_string(h.hdr_size) +
+                                                      " is smaller than the 32-byte header");
+  }
+  // 64-bit arithmetic: hdr_size + img_size cannot overflow.
+  const std::uint64_t payload_end = std::uint64_t{h.hdr_size} + h.img_size;
+  if (payload_end > data.size()) {
+    return refuse(ImageFault::truncated,
+                  "image is truncated: header says " + std::to_string(payload_end) +
+                      " bytes of header and payload, the data has " + std::to_string(data.size()));
+  }
+  image.payload = data.subspan(h.hdr_size, h.img_size);
+  std::size_t offset = static_cast<std::size_t>(payload_end);
+  if (h.protect_tlv_size != 0) {
+    if (h.protect_tlv_size < kTlvInfoSize) {
+      return refuse(ImageFault::inconsistent_sizes, "protected TLV size " +
+                                                        std::to_string(h.protect_tlv_size) +
+                                                        " is smaller than its 4-byte info");
+    }
+    auto end = parse_tlv_area(data, offset, kTlvProtInfoMagic, true, image.tlvs);
+    if (!end) return tl::unexpected(end.error());
+    if (*end - offset != h.protect_tlv_size) {
+      return refuse(ImageFault::inconsistent_sizes,
+                    "header says the protected TLV area is " + std::to_string(h.protect_tlv_size) +
+                        " bytes, its info says " + std::to_string(*end - offset));
+    }
+    offset = *end;
+  } else if (data.size() - offset >= 2 && load_le16(data.subspan(offset)) == kTlvProtInfoMagic) {
+    return refuse(ImageFault::inconsistent_sizes,
+                  "header says there is no protected TLV area, but one follows the payload");
+  }
+  image.hashed_size = offset;
+  auto end = parse_tlv_area(data, offset, kTlvInfoMagic, false, image.tlvs);
+  if (!end) return tl::unexpected(end.error());
+  image.size = *end;
+  if (auto placed = check_tlv_placement(image.tlvs); !placed) return tl::unexpected(placed.error());
+  return image;
+}
+
+Result<crypto::Sha256Digest, ImageError> check_image_hash(const ImageView& image, ByteView data) {
+  const Tlv* hash_tlv = nullptr;
+  for (const Tlv& t : image.tlvs) {
+    if (t.is_protected || t.type != tlv::kSha256) continue;
+    if (hash_tlv != nullptr)
+      return refuse(ImageFault::bad_tlv, "image has more than one SHA256 TLV");
+    hash_tlv = &t;
+  }
+  if (hash_tlv == nullptr) {
+    if (image.find(tlv::kSha384) || image.find(tlv::kSha512)) {
+      return refuse(
+          ImageFault::unsupported,
+          "image is hashed with SHA-384/512; ironroot verifies SHA-256 images (imgtool's default)");
+    }
+    return refuse(ImageFault::hash_missing, "image has no SHA256 TLV");
+  }
+  if (hash_tlv->value.size() != kSha256Size) {
+    return refuse(ImageFault::bad_tlv, "SHA256 TLV has " + std::to_string(hash_tlv->value.size()) +
+                                           " bytes, expected 32");
+  }
+  crypto::Sha256Digest digest = crypto::sha256(data.first(image.hashed_size));
+  if (!std::equal(digest.begin(), digest.end(), hash_tlv->value.begin())) {
+    if (image.header.flags & (flag::kEncryptedAes128 | flag::kEncryptedAes256)) {
+      return refuse(
+          ImageFault::unsupported,
+          "image is encrypted; ironroot does not decrypt images, so its hash cannot be checked");
+    }
+    return refuse(ImageFault::hash_mismatch, "image hash mismatch: the image hashes to " +
+                                                 hex_short(digest) + "..., its SHA256 TLV says " +
+                                                 hex_short(hash_tlv->value) + "...");
+  }
+  return digest;
+}
+
+Result<VerifiedImage, ImageError> verify_image(ByteView data,
+                                               std::span<const crypto::PublicKey> trusted_keys,
+                                               const VerifyOptions& options) {
+  auto parsed = parse_image(data);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const ImageView& image = *parsed;
+  if (options.slot_size) {
+    const std::uint64_t needed = image.size + options.trailer_size;
+    if (needed > *options.slot_size || data.size() > *options.slot_size) {
+      return refuse(
+          ImageFault::too_large,
+          "image is too large for the slot: " + std::to_string(image.size) + " bytes" +
+              (options.trailer_size ? " + " + std::to_string(options.trailer_size) + " trailer"
+                                    : "") +
+              (data.size() > needed ? " (file " + std::to_string(data.size()) + ")" : "") +
+              " > slot " + std::to_string(*options.slot_size));
+    }
+  }
+  auto digest = check_image_hash(image, data);
+  if (!digest) return tl::unexpected(digest.error());
+
+  std::vector<crypto::Sha256Digest> trusted_hashes;
+  trusted_hashes.reserve(trusted_keys.size());
+  for (const auto& key : trusted_keys) trusted_hashes.push_back(key.key_hash());
+
+  // Walk the unprotected TLVs as MCUboot does: a KEYHASH/PUBKEY selects the key for the
+  // signature TLV that follows it.
+  std::optional<std::size_t> key_index;
+  std::optional<Bytes> named_key_hash;
+  std::string invalid_reason;
+  bool saw_signature = false;
+  bool saw_unsupported_signature = false;
+  for (const Tlv& t : image.tlvs) {
+    if (t.is_protected) continue;
+    if (t.type == tlv::kKeyHash || t.type == tlv::kPubKey) {
+      crypto::Sha256Digest named{};
+      if (t.type == tlv::kKeyHash) {
+        if (t.value.size() != kSha256Size) {
+          return refuse(ImageFault::bad_tlv, "KEYHASH TLV has " + std::to_string(t.value.size()) +
+                                                 " bytes, expected 32");
+        }
+        std::copy(t.value.begin(), t.value.end(), named.begin());
+      } else {
+        named = crypto::sha256(t.value);
+      }
+      named_key_hash = Bytes(named.begin(), named.end());
+      auto it = std::find(trusted_hashes.begin(), trusted_hashes.end(), named);
+      key_index = it == trusted_hashes.end()
+                      ? std::nullopt
+                      : std::optional<std::size_t>(it - trusted_hashes.begin());
+      continue;
+    }
+    if (t.type != tlv::kEcdsaSig && t.type != tlv::kEd25519) {
+      if (t.type == tlv::kRsa2048Pss || t.type == tlv::kRsa3072Pss || t.type == tlv::kEcdsa224 ||
+          t.type == tlv::kSigPure) {
+        saw_unsupported_signature = true;
+      }
+      continue;
+    }
+    saw_signature = true;
+    if (!key_index) continue;
+    const crypto::PublicKey& key = trusted_keys[*key_index];
+    const bool type_matches = (t.type == tlv::kEd25519) == (key.type() == crypto::KeyType::ed25519);
+    if (!type_matches) {
+      invalid_reason = std::string(tlv_type_name(t.type)) + " signature does not match the " +
+                       std::string(crypto::key_type_name(key.type())) + " key it names";
+      continue;
+    }
+    if (auto ok = key.verify_digest(*digest, t.value); !ok) {
+      invalid_reason = ok.error().message;
+      continue;
+    }
+    return VerifiedImage{*parsed, *digest, *key_index, trusted_hashes[*key_index]};
+  }
+
+  if (!invalid_reason.empty()) {
+    return refuse(ImageFault::signature_invalid, "signature invalid: " + invalid_reason);
+  }
+  if (!saw_signature) {
+    if (saw_unsupported_signature) {
+      return refuse(ImageFault::unsupported,
+                    "image is signed with RSA, ECDSA P-224 or a pure signature; ironroot verifies "
+                    "ECDSA P-256 and Ed25519 (hash) signatures");
+    }
+    return refuse(ImageFault::signature_missing,
+                  "image is not signed (no ECDSA_SIG or ED25519 TLV)");
+  }
+  std::string trusted_list;
+  for (const auto& h : trusted_hashes) {
+    trusted_list += (trusted_list.empty() ? "" : ", ") + hex_short(h) + "...";
+  }
+  return refuse(
+      ImageFault::key_not_trusted,
+      "key not trusted: image signed with key " +
+          (named_key_hash ? hex_short(*named_key_hash) + "..." : std::string("(unnamed)")) +
+          ", trusted: " + (trusted_list.empty() ? std::string("none") : trusted_list));
+}
+
+}  // namespace ironroot::image
