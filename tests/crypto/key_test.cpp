@@ -79,7 +79,8 @@ TEST(Key, PublicDerSizesMatchMcuboot) {
 }
 
 TEST(Key, RejectsGarbageAndUnsupportedCurves) {
-  auto garbage = PrivateKey::from_pem(as_bytes("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
+  auto garbage = PrivateKey::from_pem(
+      as_bytes("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
   EXPECT_FALSE(garbage);
   EXPECT_FALSE(PublicKey::from_pem(as_bytes("hello")));
   EXPECT_FALSE(PublicKey::from_der(as_bytes("\x30\x03\x02\x01\x01")));
@@ -103,6 +104,54 @@ TEST(Key, KeyTypeNames) {
   EXPECT_EQ(parse_key_type("ed25519"), KeyType::ed25519);
   EXPECT_FALSE(parse_key_type("rsa-2048"));
   EXPECT_EQ(key_type_name(KeyType::ed25519), "ed25519");
+}
+
+// Cuts a DER ECDSA-Sig-Value (short-form lengths, as P-256 signatures have) back to raw r || s.
+Bytes raw_from_der(ByteView der) {
+  Bytes raw;
+  std::size_t at = 2;  // SEQUENCE tag and length
+  for (int i = 0; i < 2; ++i) {
+    auto len = std::to_integer<std::size_t>(der[at + 1]);
+    ByteView value = der.subspan(at + 2, len);
+    while (value.size() > 32 && value[0] == std::byte{0}) value = value.subspan(1);
+    raw.insert(raw.end(), 32 - value.size(), std::byte{0});
+    raw.insert(raw.end(), value.begin(), value.end());
+    at += 2 + len;
+  }
+  return raw;
+}
+
+TEST(EcdsaDerFromRaw, EncodesIntegersMinimallyWithSignPadding) {
+  // r has its top bit set (needs a 00 in front), s is 1 (its leading zeros go).
+  Bytes raw(64, std::byte{0});
+  raw[0] = std::byte{0x80};
+  raw[63] = std::byte{0x01};
+  auto der = ecdsa_der_from_raw(raw);
+  ASSERT_TRUE(der) << der.error().message;
+  Bytes expected = {std::byte{0x30}, std::byte{0x26}, std::byte{0x02},
+                    std::byte{0x21}, std::byte{0x00}, std::byte{0x80}};
+  expected.insert(expected.end(), 31, std::byte{0});
+  for (int b : {0x02, 0x01, 0x01}) expected.push_back(static_cast<std::byte>(b));
+  EXPECT_EQ(to_hex(*der), to_hex(expected));
+}
+
+TEST(EcdsaDerFromRaw, RoundTripsARealSignature) {
+  auto key = PrivateKey::generate(KeyType::ecdsa_p256);
+  ASSERT_TRUE(key);
+  Sha256Digest digest = sha256(as_bytes("firmware"));
+  auto sig = key->sign_digest(digest);
+  ASSERT_TRUE(sig);
+  auto der = ecdsa_der_from_raw(raw_from_der(*sig));
+  ASSERT_TRUE(der) << der.error().message;
+  EXPECT_EQ(*der, *sig);
+  EXPECT_TRUE(key->public_key().verify_digest(digest, *der));
+}
+
+TEST(EcdsaDerFromRaw, RejectsEmptyAndOddInput) {
+  EXPECT_FALSE(ecdsa_der_from_raw(Bytes{}));
+  auto odd = ecdsa_der_from_raw(Bytes(63));
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message.find("63 bytes"), std::string::npos) << odd.error().message;
 }
 
 }  // namespace

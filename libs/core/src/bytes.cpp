@@ -34,7 +34,9 @@ void append_le32(Bytes& out, std::uint32_t value) {
   out.insert(out.end(), field, field + 4);
 }
 
-void append(Bytes& out, ByteView data) { out.insert(out.end(), data.begin(), data.end()); }
+void append(Bytes& out, ByteView data) {
+  out.insert(out.end(), data.begin(), data.end());
+}
 
 std::string to_hex(ByteView data) {
   static constexpr char kDigits[] = "0123456789abcdef";

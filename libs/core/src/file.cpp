@@ -11,7 +11,9 @@
 namespace ironroot {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // Owns a POSIX file descriptor.
 class Fd {
@@ -40,7 +42,8 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::uintmax_t max_si
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail("cannot open " + path.string() + ": " + errno_text());
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail("cannot stat " + path.string() + ": " + errno_text());
+  if (::fstat(fd.get(), &st) != 0)
+    return fail("cannot stat " + path.string() + ": " + errno_text());
   if (!S_ISREG(st.st_mode)) return fail(path.string() + " is not a regular file");
   auto size = static_cast<std::uintmax_t>(st.st_size);
   if (size > max_size) {
@@ -64,7 +67,8 @@ Status write_file_atomic(const std::filesystem::path& path, ByteView data, unsig
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   Fd fd(::mkstemp(tmpl.data()));
-  if (fd.get() < 0) return fail("cannot create a temporary file in " + dir.string() + ": " + errno_text());
+  if (fd.get() < 0)
+    return fail("cannot create a temporary file in " + dir.string() + ": " + errno_text());
   auto discard = [&](const std::string& why) {
     ::unlink(tmpl.c_str());
     return fail("cannot write " + path.string() + ": " + why);

@@ -1,6 +1,8 @@
 #include "ironroot/crypto/key.hpp"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -12,7 +14,9 @@
 namespace ironroot::crypto {
 
 namespace detail {
-void PkeyFree::operator()(evp_pkey_st* pkey) const { EVP_PKEY_free(pkey); }
+void PkeyFree::operator()(evp_pkey_st* pkey) const {
+  EVP_PKEY_free(pkey);
+}
 }  // namespace detail
 
 namespace {
@@ -130,7 +134,8 @@ Result<PublicKey> PublicKey::from_raw(KeyType type, ByteView raw) {
     if (raw.size() != kEd25519KeySize) {
       return fail("an Ed25519 public key is 32 bytes, not " + std::to_string(raw.size()));
     }
-    EVP_PKEY* pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, as_uchars(raw), raw.size());
+    EVP_PKEY* pkey =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, as_uchars(raw), raw.size());
     if (pkey == nullptr) return openssl_fail("invalid Ed25519 public key");
     return adopt_public_key(pkey);
   }
@@ -183,17 +188,20 @@ Bytes PublicKey::raw() const {
   return raw;
 }
 
-Sha256Digest PublicKey::key_hash() const { return sha256(der()); }
+Sha256Digest PublicKey::key_hash() const {
+  return sha256(der());
+}
 
 Status PublicKey::verify_digest(const Sha256Digest& digest, ByteView signature) const {
   const auto* dgst = reinterpret_cast<const unsigned char*>(digest.data());
   if (type_ == KeyType::ed25519) {
     UniqueMdCtx ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
-                                        pkey_.get(), nullptr) != 1) {
+    if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey_.get(),
+                                        nullptr) != 1) {
       return openssl_fail("cannot set up Ed25519 verification");
     }
-    if (EVP_DigestVerify(ctx.get(), as_uchars(signature), signature.size(), dgst, digest.size()) != 1) {
+    if (EVP_DigestVerify(ctx.get(), as_uchars(signature), signature.size(), dgst, digest.size()) !=
+        1) {
       ERR_clear_error();
       return fail("Ed25519 signature does not verify");
     }
@@ -266,8 +274,9 @@ Result<Bytes> PrivateKey::sign_digest(const Sha256Digest& digest) {
   std::size_t len = 0;
   if (type() == KeyType::ed25519) {
     UniqueMdCtx ctx(EVP_MD_CTX_new());
-    if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey_.get(),
-                                      nullptr) != 1 ||
+    if (!ctx ||
+        EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, pkey_.get(),
+                              nullptr) != 1 ||
         EVP_DigestSign(ctx.get(), nullptr, &len, dgst, digest.size()) != 1) {
       return openssl_fail("Ed25519 signing failed");
     }
@@ -292,6 +301,32 @@ Result<Bytes> PrivateKey::sign_digest(const Sha256Digest& digest) {
   }
   sig.resize(len);
   return sig;
+}
+
+Result<Bytes> ecdsa_der_from_raw(ByteView r_s) {
+  if (r_s.empty() || r_s.size() % 2 != 0) {
+    return fail("a raw ECDSA signature is r || s, two halves of equal size; got " +
+                std::to_string(r_s.size()) + " bytes");
+  }
+  using UniqueBn = std::unique_ptr<BIGNUM, OpensslFree<BN_free>>;
+  using UniqueEcdsaSig = std::unique_ptr<ECDSA_SIG, OpensslFree<ECDSA_SIG_free>>;
+  const int half = static_cast<int>(r_s.size() / 2);
+  UniqueBn r(BN_bin2bn(as_uchars(r_s), half, nullptr));
+  UniqueBn s(BN_bin2bn(as_uchars(r_s) + half, half, nullptr));
+  UniqueEcdsaSig sig(ECDSA_SIG_new());
+  if (!r || !s || !sig) return openssl_fail("cannot build an ECDSA signature");
+  if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) {
+    return openssl_fail("cannot build an ECDSA signature");
+  }
+  (void)r.release();  // owned by `sig` now
+  (void)s.release();
+  unsigned char* der = nullptr;
+  int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return openssl_fail("cannot DER-encode an ECDSA signature");
+  auto* begin = reinterpret_cast<std::byte*>(der);
+  Bytes out(begin, begin + len);
+  OPENSSL_free(der);
+  return out;
 }
 
 }  // namespace ironroot::crypto

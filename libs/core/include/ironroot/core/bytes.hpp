@@ -1,4 +1,5 @@
-// Byte buffers, little-endian field access and hex, shared by every format ironroot reads or writes.
+// Byte buffers, little-endian field access and hex, shared by every format ironroot reads or
+// writes.
 #pragma once
 
 #include <cstddef>

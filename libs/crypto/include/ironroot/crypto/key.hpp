@@ -56,7 +56,8 @@ class PublicKey {
   evp_pkey_st* native() const { return pkey_.get(); }
 
  private:
-  PublicKey(std::shared_ptr<evp_pkey_st> pkey, KeyType type) : pkey_(std::move(pkey)), type_(type) {}
+  PublicKey(std::shared_ptr<evp_pkey_st> pkey, KeyType type)
+      : pkey_(std::move(pkey)), type_(type) {}
   friend class PrivateKey;
   friend Result<PublicKey> adopt_public_key(evp_pkey_st* pkey);
 
@@ -84,7 +85,8 @@ class PrivateKey final : public Signer {
   static Result<PrivateKey> from_pem(ByteView pem, std::optional<std::string> passphrase = {});
 
   KeyType type() const { return public_.type(); }
-  // Unencrypted PKCS#8 PEM (what imgtool writes), or encrypted with AES-256 when a passphrase is given.
+  // Unencrypted PKCS#8 PEM (what imgtool writes), or encrypted with AES-256 when a passphrase is
+  // given.
   Result<std::string> pem(std::optional<std::string> passphrase = {}) const;
 
   const PublicKey& public_key() const override { return public_; }
@@ -99,5 +101,10 @@ class PrivateKey final : public Signer {
   std::unique_ptr<evp_pkey_st, detail::PkeyFree> pkey_;
   PublicKey public_;
 };
+
+// Converts an ECDSA signature from the raw r || s form that PKCS#11's CKM_ECDSA returns (two
+// big-endian integers of equal size: 64 bytes for P-256) to the DER ECDSA-Sig-Value that MCUboot
+// and PublicKey::verify_digest use. Fails on an empty or odd-sized input.
+Result<Bytes> ecdsa_der_from_raw(ByteView r_s);
 
 }  // namespace ironroot::crypto

@@ -1,0 +1,21 @@
+// Parsers for command-line values, with imgtool's spellings (0x-prefixed integers, "(id,ver)"
+// lists).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "ironroot/core/result.hpp"
+#include "ironroot/image/format.hpp"
+
+namespace ironroot::cli {
+
+// An unsigned integer written as Python's int(x, 0) reads it: decimal, 0x.., 0o.. or 0b..
+// (underscores not allowed). Fails when it is larger than `max`.
+Result<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max);
+
+// imgtool's -d/--dependencies: "(1,1.2.3+0), (2, 0.4.0)".
+Result<std::vector<image::Dependency>> parse_dependencies(std::string_view text);
+
+}  // namespace ironroot::cli
