@@ -102,7 +102,13 @@ Result<PublicKey> adopt_public_key(EVP_PKEY* raw_pkey) {
   UniquePkey pkey(raw_pkey);
   auto type = key_type_of(pkey.get());
   if (!type) return tl::unexpected(type.error());
-  return PublicKey(std::shared_ptr<EVP_PKEY>(pkey.release(), EVP_PKEY_free), *type);
+  unsigned char* spki = nullptr;
+  int len = i2d_PUBKEY(pkey.get(), &spki);
+  if (len <= 0) return openssl_fail("cannot encode the public key");
+  auto* begin = reinterpret_cast<std::byte*>(spki);
+  Bytes der(begin, begin + len);
+  OPENSSL_free(spki);
+  return PublicKey(std::shared_ptr<EVP_PKEY>(pkey.release(), EVP_PKEY_free), *type, std::move(der));
 }
 
 Result<PublicKey> PublicKey::from_pem(ByteView pem) {
@@ -157,16 +163,6 @@ Result<PublicKey> PublicKey::from_raw(KeyType type, ByteView raw) {
   return adopt_public_key(pkey);
 }
 
-Bytes PublicKey::der() const {
-  unsigned char* out = nullptr;
-  int len = i2d_PUBKEY(pkey_.get(), &out);
-  if (len <= 0) return {};
-  auto* begin = reinterpret_cast<std::byte*>(out);
-  Bytes der(begin, begin + len);
-  OPENSSL_free(out);
-  return der;
-}
-
 std::string PublicKey::pem() const {
   UniqueBio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
@@ -186,10 +182,6 @@ Bytes PublicKey::raw() const {
                                   reinterpret_cast<unsigned char*>(raw.data()), raw.size(), &len);
   raw.resize(len);
   return raw;
-}
-
-Sha256Digest PublicKey::key_hash() const {
-  return sha256(der());
 }
 
 Status PublicKey::verify_digest(const Sha256Digest& digest, ByteView signature) const {

@@ -40,12 +40,12 @@ class PublicKey {
 
   KeyType type() const { return type_; }
   // DER SubjectPublicKeyInfo: what MCUboot embeds and hashes.
-  Bytes der() const;
+  const Bytes& der() const { return der_; }
   std::string pem() const;
   // The key's raw public value: the uncompressed point (65 bytes) or the Ed25519 key (32 bytes).
   Bytes raw() const;
   // SHA-256 of der(): MCUboot's KEYHASH, and what devices fuse as a trust anchor.
-  Sha256Digest key_hash() const;
+  const Sha256Digest& key_hash() const { return key_hash_; }
 
   // Checks a signature over a SHA-256 digest, in the encoding MCUboot uses: DER for ECDSA (zero
   // padding after the DER value, written by imgtool's old --pad-sig, is tolerated), the 64-byte
@@ -56,13 +56,16 @@ class PublicKey {
   evp_pkey_st* native() const { return pkey_.get(); }
 
  private:
-  PublicKey(std::shared_ptr<evp_pkey_st> pkey, KeyType type)
-      : pkey_(std::move(pkey)), type_(type) {}
+  PublicKey(std::shared_ptr<evp_pkey_st> pkey, KeyType type, Bytes der)
+      : pkey_(std::move(pkey)), type_(type), der_(std::move(der)), key_hash_(sha256(der_)) {}
   friend class PrivateKey;
   friend Result<PublicKey> adopt_public_key(evp_pkey_st* pkey);
 
   std::shared_ptr<evp_pkey_st> pkey_;
   KeyType type_;
+  // Encoded once: verification looks keys up by hash on every image.
+  Bytes der_;
+  Sha256Digest key_hash_;
 };
 
 // Something that can sign an image digest: a key file in memory, or a key inside a PKCS#11 token
