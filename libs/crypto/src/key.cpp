@@ -102,13 +102,10 @@ Result<PublicKey> adopt_public_key(EVP_PKEY* raw_pkey) {
   UniquePkey pkey(raw_pkey);
   auto type = key_type_of(pkey.get());
   if (!type) return tl::unexpected(type.error());
-  unsigned char* spki = nullptr;
-  int len = i2d_PUBKEY(pkey.get(), &spki);
-  if (len <= 0) return openssl_fail("cannot encode the public key");
-  auto* begin = reinterpret_cast<std::byte*>(spki);
-  Bytes der(begin, begin + len);
-  OPENSSL_free(spki);
-  return PublicKey(std::shared_ptr<EVP_PKEY>(pkey.release(), EVP_PKEY_free), *type, std::move(der));
+  auto der = spki_der(pkey.get());
+  if (!der) return tl::unexpected(der.error());
+  return PublicKey(std::shared_ptr<EVP_PKEY>(pkey.release(), EVP_PKEY_free), *type,
+                   std::move(*der));
 }
 
 Result<PublicKey> PublicKey::from_pem(ByteView pem) {
@@ -224,12 +221,9 @@ Result<PrivateKey> PrivateKey::adopt(EVP_PKEY* raw) {
   auto type = key_type_of(pkey.get());
   if (!type) return tl::unexpected(type.error());
   // The public half as a key object of its own, so that it can be shared without the secret.
-  unsigned char* spki = nullptr;
-  int len = i2d_PUBKEY(pkey.get(), &spki);
-  if (len <= 0) return openssl_fail("cannot encode the public key");
-  auto pub = PublicKey::from_der(
-      ByteView(reinterpret_cast<std::byte*>(spki), static_cast<std::size_t>(len)));
-  OPENSSL_free(spki);
+  auto der = spki_der(pkey.get());
+  if (!der) return tl::unexpected(der.error());
+  auto pub = PublicKey::from_der(*der);
   if (!pub) return tl::unexpected(pub.error());
   return PrivateKey(std::unique_ptr<evp_pkey_st, detail::PkeyFree>(pkey.release()), *pub);
 }
@@ -315,10 +309,7 @@ Result<Bytes> ecdsa_der_from_raw(ByteView r_s) {
   unsigned char* der = nullptr;
   int len = i2d_ECDSA_SIG(sig.get(), &der);
   if (len <= 0) return openssl_fail("cannot DER-encode an ECDSA signature");
-  auto* begin = reinterpret_cast<std::byte*>(der);
-  Bytes out(begin, begin + len);
-  OPENSSL_free(der);
-  return out;
+  return take_openssl_buffer(der, len);
 }
 
 }  // namespace ironroot::crypto

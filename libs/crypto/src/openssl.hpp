@@ -37,6 +37,13 @@ inline tl::unexpected<Error> openssl_fail(const std::string& what) {
 // ECDSA P-256 or Ed25519 key.
 Result<PublicKey> adopt_public_key(EVP_PKEY* pkey);
 
+// Copies a buffer an i2d_* encoder allocated with OPENSSL_malloc, and frees it.
+// REQUIRES: len > 0.
+Bytes take_openssl_buffer(unsigned char* data, int len);
+
+// The DER SubjectPublicKeyInfo of a key (public or private).
+Result<Bytes> spki_der(EVP_PKEY* pkey);
+
 // A read-only memory BIO over `data`.
 UniqueBio memory_bio(ByteView data);
 

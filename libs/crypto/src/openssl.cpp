@@ -1,6 +1,7 @@
-#include <openssl/err.h>
-
 #include "openssl.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 namespace ironroot::crypto {
 
@@ -13,6 +14,20 @@ std::string openssl_error() {
     if (text.empty()) text = buf;  // the first error is the root cause
   }
   return text.empty() ? "no details from OpenSSL" : text;
+}
+
+Bytes take_openssl_buffer(unsigned char* data, int len) {
+  auto* begin = reinterpret_cast<std::byte*>(data);
+  Bytes out(begin, begin + len);
+  OPENSSL_free(data);
+  return out;
+}
+
+Result<Bytes> spki_der(EVP_PKEY* pkey) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(pkey, &der);
+  if (len <= 0) return openssl_fail("cannot encode the public key");
+  return take_openssl_buffer(der, len);
 }
 
 UniqueBio memory_bio(ByteView data) {
