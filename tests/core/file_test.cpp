@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "support/temp_dir.hpp"
+
 namespace ironroot {
 namespace {
 
@@ -12,12 +14,8 @@ namespace fs = std::filesystem;
 
 class FileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ironroot-file-test-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  ironroot::testing::TempDir temp_;
+  const fs::path& dir_ = temp_.path();
 };
 
 TEST_F(FileTest, AtomicWriteReplacesWholeFileAndLeavesNoTemporary) {

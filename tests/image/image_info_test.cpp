@@ -34,7 +34,7 @@ TEST(ImageInfo, DescribesHeaderTlvsHashAndTrailer) {
   EXPECT_EQ(info["trailer"]["image_ok"], "set");
   std::string text = format_image_info(info);
   EXPECT_NE(text.find("version:          3.1.4+15"), std::string::npos) << text;
-  EXPECT_NE(text.find("SEC_CNT (0x0050, 4 bytes): 9"), std::string::npos) << text;
+  EXPECT_NE(text.find("SEC_CNT (0x0050, 4 bytes): 9 (0x00000009)"), std::string::npos) << text;
   EXPECT_NE(text.find("trailer: magic good, image_ok set"), std::string::npos) << text;
 
   img[40] ^= std::byte{1};

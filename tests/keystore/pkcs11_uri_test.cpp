@@ -71,6 +71,14 @@ TEST(Pkcs11Uri, ToStringRoundTripsAndNeverShowsThePin) {
   auto with_source = Pkcs11Uri::parse("pkcs11:token=t?pin-source=/run/pin");
   ASSERT_TRUE(with_source);
   EXPECT_EQ(with_source->to_string(), "pkcs11:token=t?pin-source=/run/pin");
+
+  // Found by fuzz/pkcs11_uri_fuzz: a relative path that starts with "file:" must survive.
+  auto odd_path = Pkcs11Uri::parse("pkcs11:?pin-source=file:file:pin");
+  ASSERT_TRUE(odd_path) << odd_path.error().message;
+  EXPECT_EQ(odd_path->pin_source, "file:pin");
+  auto odd_again = Pkcs11Uri::parse(odd_path->to_string());
+  ASSERT_TRUE(odd_again) << odd_again.error().message;
+  EXPECT_EQ(*odd_again, *odd_path);
 }
 
 TEST(Pkcs11Uri, RecognisesTheScheme) {

@@ -133,7 +133,8 @@ std::string format_image_info(const nlohmann::json& info) {
       out << "  " << (name.empty() ? t["type"].get<std::string>() : name) << " ("
           << t["type"].get<std::string>() << ", " << t["length"] << " bytes)";
       if (t.contains("security_counter")) {
-        out << ": " << t["security_counter"];
+        out << ": " << t["security_counter"] << " ("
+            << hex32(t["security_counter"].get<std::uint32_t>()) << ")";
       } else if (t.contains("image_id")) {
         out << ": image " << t["image_id"] << " >= " << t["min_version"].get<std::string>();
       } else {

@@ -263,7 +263,10 @@ std::string Pkcs11Uri::to_string() const {
   };
   if (module_name) query("module-name", *module_name);
   if (module_path) query("module-path", *module_path);
-  if (pin_source) query("pin-source", *pin_source);
+  // A path that itself starts with "file:" is written as a file: URI, or parsing would strip it.
+  if (pin_source) {
+    query("pin-source", pin_source->rfind("file:", 0) == 0 ? "file:" + *pin_source : *pin_source);
+  }
   return out;
 }
 
