@@ -256,3 +256,61 @@ TEST_F(Malformed, RandomCorruptionNeverCrashes) {
 
 }  // namespace
 }  // namespace ironroot::image
+
+namespace ironroot::image {
+namespace {
+
+// MCUBOOT_HW_KEY mode: the device trusts fused key hashes; the image carries its key.
+class VerifyByKeyHash : public ::testing::Test {
+ protected:
+  Bytes sign_with(crypto::Signer& key, PublicKeyFormat format) {
+    SignOptions o;
+    o.slot_size = 0x10000;
+    o.public_key_format = format;
+    return *sign_image(Bytes(64, std::byte{0}), o, key);
+  }
+  crypto::PrivateKey key_ = fresh_key(crypto::KeyType::ecdsa_p256);
+  crypto::PrivateKey other_ = fresh_key(crypto::KeyType::ed25519);
+};
+
+TEST_F(VerifyByKeyHash, EmbeddedKeyWhoseHashIsTrustedVerifies) {
+  Bytes img = sign_with(key_, PublicKeyFormat::full);
+  std::vector<crypto::Sha256Digest> fused = {other_.public_key().key_hash(),
+                                             key_.public_key().key_hash()};
+  auto v = verify_image_by_key_hash(img, fused);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->key_index, 1u);
+  EXPECT_EQ(v->key_hash, key_.public_key().key_hash());
+}
+
+TEST_F(VerifyByKeyHash, UntrustedOrHashOnlyImagesAreRefused) {
+  std::vector<crypto::Sha256Digest> fused = {other_.public_key().key_hash()};
+  auto untrusted = verify_image_by_key_hash(sign_with(key_, PublicKeyFormat::full), fused);
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.error().fault, ImageFault::key_not_trusted);
+
+  std::vector<crypto::Sha256Digest> mine = {key_.public_key().key_hash()};
+  auto hash_only = verify_image_by_key_hash(sign_with(key_, PublicKeyFormat::hash), mine);
+  ASSERT_FALSE(hash_only);
+  EXPECT_EQ(hash_only.error().fault, ImageFault::signature_invalid);
+  EXPECT_NE(hash_only.error().message.find("--public-key-format full"), std::string::npos);
+}
+
+TEST_F(VerifyByKeyHash, TamperedEmbeddedKeyIsRefused) {
+  // Changing the embedded key changes its hash: no longer a fused key.
+  Bytes img = sign_with(other_, PublicKeyFormat::full);
+  auto parsed = parse_image(img);
+  ASSERT_TRUE(parsed);
+  std::vector<crypto::Sha256Digest> fused = {other_.public_key().key_hash()};
+  ASSERT_TRUE(verify_image_by_key_hash(img, fused));
+  Bytes tampered = img;
+  tampered[parsed->find(tlv::kPubKey)->offset + 4 + 20] ^= std::byte{1};
+  auto r = verify_image_by_key_hash(tampered, fused);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().fault == ImageFault::key_not_trusted ||
+              r.error().fault == ImageFault::bad_tlv)
+      << r.error().message;
+}
+
+}  // namespace
+}  // namespace ironroot::image

@@ -1,6 +1,7 @@
 #include "ironroot/image/image.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace ironroot::image {
 
@@ -239,9 +240,23 @@ Result<crypto::Sha256Digest, ImageError> check_image_hash(const ImageView& image
   return digest;
 }
 
-Result<VerifiedImage, ImageError> verify_image(ByteView data,
-                                               std::span<const crypto::PublicKey> trusted_keys,
-                                               const VerifyOptions& options) {
+namespace {
+
+// What a KEYHASH or PUBKEY TLV names: the trusted key it matches (with its index), or nothing.
+struct NamedKey {
+  crypto::Sha256Digest hash{};
+  std::optional<std::size_t> index;
+  std::optional<crypto::PublicKey> key;
+  std::string problem;  // why a trusted key cannot be used, when it cannot
+};
+
+using KeyResolver = std::function<Result<NamedKey, ImageError>(const Tlv&)>;
+
+// The checks both verify_image() forms share: slot fit, hash, then MCUboot's walk over the
+// unprotected TLVs, where a KEYHASH/PUBKEY selects the key for the signature TLV after it.
+Result<VerifiedImage, ImageError> verify_with(ByteView data, const VerifyOptions& options,
+                                              std::span<const crypto::Sha256Digest> trusted_hashes,
+                                              const KeyResolver& resolve) {
   auto parsed = parse_image(data);
   if (!parsed) return tl::unexpected(parsed.error());
   const ImageView& image = *parsed;
@@ -260,35 +275,20 @@ Result<VerifiedImage, ImageError> verify_image(ByteView data,
   auto digest = check_image_hash(image, data);
   if (!digest) return tl::unexpected(digest.error());
 
-  std::vector<crypto::Sha256Digest> trusted_hashes;
-  trusted_hashes.reserve(trusted_keys.size());
-  for (const auto& key : trusted_keys) trusted_hashes.push_back(key.key_hash());
-
-  // Walk the unprotected TLVs as MCUboot does: a KEYHASH/PUBKEY selects the key for the
-  // signature TLV that follows it.
-  std::optional<std::size_t> key_index;
-  std::optional<Bytes> named_key_hash;
+  std::optional<NamedKey> named;
   std::string invalid_reason;
   bool saw_signature = false;
   bool saw_unsupported_signature = false;
   for (const Tlv& t : image.tlvs) {
     if (t.is_protected) continue;
     if (t.type == tlv::kKeyHash || t.type == tlv::kPubKey) {
-      crypto::Sha256Digest named{};
-      if (t.type == tlv::kKeyHash) {
-        if (t.value.size() != kSha256Size) {
-          return refuse(ImageFault::bad_tlv, "KEYHASH TLV has " + std::to_string(t.value.size()) +
-                                                 " bytes, expected 32");
-        }
-        std::copy(t.value.begin(), t.value.end(), named.begin());
-      } else {
-        named = crypto::sha256(t.value);
+      if (t.type == tlv::kKeyHash && t.value.size() != kSha256Size) {
+        return refuse(ImageFault::bad_tlv,
+                      "KEYHASH TLV has " + std::to_string(t.value.size()) + " bytes, expected 32");
       }
-      named_key_hash = Bytes(named.begin(), named.end());
-      auto it = std::find(trusted_hashes.begin(), trusted_hashes.end(), named);
-      key_index = it == trusted_hashes.end()
-                      ? std::nullopt
-                      : std::optional<std::size_t>(it - trusted_hashes.begin());
+      auto resolved = resolve(t);
+      if (!resolved) return tl::unexpected(resolved.error());
+      named = std::move(*resolved);
       continue;
     }
     if (t.type != tlv::kEcdsaSig && t.type != tlv::kEd25519) {
@@ -299,8 +299,12 @@ Result<VerifiedImage, ImageError> verify_image(ByteView data,
       continue;
     }
     saw_signature = true;
-    if (!key_index) continue;
-    const crypto::PublicKey& key = trusted_keys[*key_index];
+    if (!named || !named->index) continue;
+    if (!named->key) {
+      invalid_reason = named->problem;
+      continue;
+    }
+    const crypto::PublicKey& key = *named->key;
     const bool type_matches = (t.type == tlv::kEd25519) == (key.type() == crypto::KeyType::ed25519);
     if (!type_matches) {
       invalid_reason = std::string(tlv_type_name(t.type)) + " signature does not match the " +
@@ -311,7 +315,7 @@ Result<VerifiedImage, ImageError> verify_image(ByteView data,
       invalid_reason = ok.error().message;
       continue;
     }
-    return VerifiedImage{*parsed, *digest, *key_index, trusted_hashes[*key_index]};
+    return VerifiedImage{*parsed, *digest, *named->index, named->hash};
   }
 
   if (!invalid_reason.empty()) {
@@ -330,11 +334,65 @@ Result<VerifiedImage, ImageError> verify_image(ByteView data,
   for (const auto& h : trusted_hashes) {
     trusted_list += (trusted_list.empty() ? "" : ", ") + hex_short(h) + "...";
   }
-  return refuse(
-      ImageFault::key_not_trusted,
-      "key not trusted: image signed with key " +
-          (named_key_hash ? hex_short(*named_key_hash) + "..." : std::string("(unnamed)")) +
-          ", trusted: " + (trusted_list.empty() ? std::string("none") : trusted_list));
+  return refuse(ImageFault::key_not_trusted,
+                "key not trusted: image signed with key " +
+                    (named ? hex_short(named->hash) + "..." : std::string("(unnamed)")) +
+                    ", trusted: " + (trusted_list.empty() ? std::string("none") : trusted_list));
+}
+
+}  // namespace
+
+Result<VerifiedImage, ImageError> verify_image(ByteView data,
+                                               std::span<const crypto::PublicKey> trusted_keys,
+                                               const VerifyOptions& options) {
+  std::vector<crypto::Sha256Digest> hashes;
+  hashes.reserve(trusted_keys.size());
+  for (const auto& key : trusted_keys) hashes.push_back(key.key_hash());
+  return verify_with(data, options, hashes, [&](const Tlv& t) -> Result<NamedKey, ImageError> {
+    NamedKey named;
+    if (t.type == tlv::kKeyHash) {
+      std::copy(t.value.begin(), t.value.end(), named.hash.begin());
+    } else {
+      named.hash = crypto::sha256(t.value);
+    }
+    auto it = std::find(hashes.begin(), hashes.end(), named.hash);
+    if (it != hashes.end()) {
+      named.index = static_cast<std::size_t>(it - hashes.begin());
+      named.key = trusted_keys[*named.index];
+    }
+    return named;
+  });
+}
+
+Result<VerifiedImage, ImageError> verify_image_by_key_hash(
+    ByteView data, std::span<const crypto::Sha256Digest> trusted_hashes,
+    const VerifyOptions& options) {
+  return verify_with(
+      data, options, trusted_hashes, [&](const Tlv& t) -> Result<NamedKey, ImageError> {
+        NamedKey named;
+        if (t.type == tlv::kKeyHash) {
+          std::copy(t.value.begin(), t.value.end(), named.hash.begin());
+        } else {
+          named.hash = crypto::sha256(t.value);
+        }
+        auto it = std::find(trusted_hashes.begin(), trusted_hashes.end(), named.hash);
+        if (it == trusted_hashes.end()) return named;
+        named.index = static_cast<std::size_t>(it - trusted_hashes.begin());
+        if (t.type == tlv::kKeyHash) {
+          named.problem =
+              "the image names its key only by hash, but this device trusts fused "
+              "key hashes and needs the key in the image (sign with "
+              "--public-key-format full)";
+          return named;
+        }
+        auto key = crypto::PublicKey::from_der(t.value);
+        if (!key) {
+          return refuse(ImageFault::bad_tlv,
+                        "PUBKEY TLV is not a usable public key: " + key.error().message);
+        }
+        named.key = std::move(*key);
+        return named;
+      });
 }
 
 }  // namespace ironroot::image

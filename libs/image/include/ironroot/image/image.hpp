@@ -86,6 +86,14 @@ Result<VerifiedImage, ImageError> verify_image(ByteView data,
                                                std::span<const crypto::PublicKey> trusted_keys,
                                                const VerifyOptions& options = {});
 
+// The same checks, the way MCUboot's MCUBOOT_HW_KEY mode does them: the device holds only hashes
+// of trusted keys (fused in OTP), and the image carries its public key in a PUBKEY TLV (imgtool's
+// --public-key-format full), whose hash must be one of `trusted_hashes`. key_index is an index into
+// `trusted_hashes`.
+Result<VerifiedImage, ImageError> verify_image_by_key_hash(
+    ByteView data, std::span<const crypto::Sha256Digest> trusted_hashes,
+    const VerifyOptions& options = {});
+
 // Checks only the image hash (no key): what `dumpinfo` reports and imgtool's key-less verify does.
 Result<crypto::Sha256Digest, ImageError> check_image_hash(const ImageView& image, ByteView data);
 
