@@ -1,7 +1,6 @@
 #include "ironroot/boot/bootloader.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "ironroot/boot/slot_state.hpp"
 #include "ironroot/image/image.hpp"
@@ -56,18 +55,27 @@ Result<Bootloader> Bootloader::create(BootAreas areas, Otp& otp, UpgradeStrategy
     return fail("the slots differ in size (" + std::to_string(areas.primary->size()) + " and " +
                 std::to_string(areas.secondary->size()) + " bytes)");
   }
-  // Swap units: the stretches between sector boundaries the two slots share.
-  std::set<std::uint64_t> primary_bounds, shared;
-  for (const auto& s : areas.primary->sectors()) primary_bounds.insert(s.offset);
-  for (const auto& s : areas.secondary->sectors()) {
-    if (primary_bounds.count(s.offset)) shared.insert(s.offset);
-  }
-  shared.insert(areas.primary->size());
+  // Swap units: the stretches between sector boundaries the two slots share (both sector lists are
+  // sorted, so one merge finds them).
+  const auto p = areas.primary->sectors();
+  const auto q = areas.secondary->sectors();
   std::vector<Unit> units;
   std::uint64_t largest = 0;
-  for (auto it = shared.begin(); std::next(it) != shared.end(); ++it) {
-    units.push_back(Unit{*it, *std::next(it) - *it});
-    largest = std::max(largest, units.back().size);
+  std::uint64_t unit_start = 0;
+  for (std::size_t i = 0, j = 0; i < p.size() && j < q.size();) {
+    const std::uint64_t end_p = p[i].offset + p[i].size;
+    const std::uint64_t end_q = q[j].offset + q[j].size;
+    if (end_p == end_q) {
+      units.push_back(Unit{unit_start, end_p - unit_start});
+      largest = std::max(largest, end_p - unit_start);
+      unit_start = end_p;
+      ++i;
+      ++j;
+    } else if (end_p < end_q) {
+      ++i;
+    } else {
+      ++j;
+    }
   }
   if (strategy == UpgradeStrategy::swap && largest > areas.scratch->size()) {
     return fail("the scratch area (" + std::to_string(areas.scratch->size()) +

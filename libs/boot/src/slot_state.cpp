@@ -22,13 +22,13 @@ flash::FlashResult<void> erase_covering(flash::FlashArea& area, std::uint64_t be
 }  // namespace
 
 Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit) {
-  auto read = [&](std::uint64_t length) -> Result<Bytes> {
+  auto read = [&](std::uint64_t offset, std::uint64_t length) -> Result<Bytes> {
     Bytes data(static_cast<std::size_t>(length));
-    if (auto r = slot.read(0, data); !r) return fail(r.error().message);
+    if (auto r = slot.read(offset, data); !r) return fail(r.error().message);
     return data;
   };
   if (limit < image::kImageHeaderSize) return fail("the slot is too small for an image header");
-  auto header = read(image::kImageHeaderSize);
+  auto header = read(0, image::kImageHeaderSize);
   if (!header) return header;
   const image::ImageHeader h = image::ImageHeader::decode(*header);
   if (h.magic != image::kImageMagic) {
@@ -41,14 +41,16 @@ Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit) {
     return fail("image is too large for the slot: its header claims " + std::to_string(tlv_start) +
                 " bytes before the TLVs, the slot holds " + std::to_string(limit));
   }
-  auto start = read(tlv_start + image::kTlvInfoSize);
-  if (!start) return start;
-  const std::uint64_t total = tlv_start + load_le16(ByteView(*start).subspan(tlv_start + 2));
+  auto info = read(tlv_start, image::kTlvInfoSize);
+  if (!info) return info;
+  const std::uint64_t total =
+      tlv_start +
+      std::max<std::uint64_t>(load_le16(ByteView(*info).subspan(2)), image::kTlvInfoSize);
   if (total > limit) {
     return fail("image is too large for the slot: " + std::to_string(total) +
                 " bytes, the slot holds " + std::to_string(limit) + " before its trailer");
   }
-  return read(std::max(total, tlv_start + image::kTlvInfoSize));
+  return read(0, total);
 }
 
 image::TrailerLayout slot_trailer_layout(const flash::FlashArea& slot) {
