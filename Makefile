@@ -1,5 +1,5 @@
 # ironroot entry points. Each target installs what it needs first (scripts/install-deps).
-.PHONY: all deps debug release test demo bench fuzz clang format clean
+.PHONY: all deps debug release test demo bench fuzz clang format clean firmware
 
 all: debug
 
@@ -21,6 +21,14 @@ test: debug
 # The main job on the embedded defaults, in a fresh folder under build/.
 demo: release
 	scripts/demo build/release/apps/ironroot/ironroot build/demo
+
+# Signed images for the device simulator: build/firmware/ironroot-firmware-VERSION.signed.bin
+# and bootloader-VERSION.signed.bin, with keys in build/keys/ (made when missing).
+# SELFTEST=fail signs a firmware whose self-test fails (a test boot of it is reverted).
+firmware:
+	@test -n "$(VERSION)" || { echo "error: VERSION is missing: make firmware VERSION=x.y.z [SELFTEST=fail]" >&2; exit 2; }
+	$(MAKE) release
+	scripts/make-firmware build/release "$(VERSION)" "$(SELFTEST)"
 
 # Benchmarks, as ratios against baselines measured in the same run: writes docs/BENCHMARKS.md.
 bench: release

@@ -37,16 +37,6 @@ BootFailure flash_failure(const flash::FlashError& e, std::vector<std::string> e
 
 }  // namespace
 
-std::string_view to_string(UpgradeStrategy strategy) {
-  return strategy == UpgradeStrategy::swap ? "swap" : "overwrite";
-}
-
-std::optional<UpgradeStrategy> parse_upgrade_strategy(std::string_view name) {
-  if (name == "swap") return UpgradeStrategy::swap;
-  if (name == "overwrite") return UpgradeStrategy::overwrite;
-  return std::nullopt;
-}
-
 Result<Bootloader> Bootloader::create(BootAreas areas, Otp& otp, UpgradeStrategy strategy) {
   if (!areas.primary || !areas.secondary || !areas.scratch || !areas.status) {
     return fail("the bootloader needs primary, secondary, scratch and status areas");
@@ -176,18 +166,25 @@ std::uint32_t Bootloader::image_extent(flash::FlashArea& slot) {
   return static_cast<std::uint32_t>(data ? data->size() : usable);
 }
 
-std::vector<std::size_t> Bootloader::units_for(std::uint32_t extent, bool descending) const {
-  std::vector<std::size_t> list;
-  for (std::size_t i = 0; i < units_.size(); ++i) {
-    // Every unit holding image bytes, and the last one, which holds the trailer.
-    if (units_[i].offset < extent || i + 1 == units_.size()) list.push_back(i);
-  }
-  if (descending) std::reverse(list.begin(), list.end());
-  return list;
+// The units an operation covers are every unit holding image bytes (a prefix of the slot) and the
+// last one, which holds the trailer: position p of that list, counted from the first unit or, when
+// `descending`, from the last. O(log n), so that an operation's steps cost the same each.
+std::size_t Bootloader::unit_count(std::uint32_t extent) const {
+  auto first_beyond = std::lower_bound(units_.begin(), units_.end(), extent,
+                                       [](const Unit& u, std::uint32_t e) { return u.offset < e; });
+  const auto prefix = static_cast<std::size_t>(first_beyond - units_.begin());
+  return prefix == units_.size() ? prefix : prefix + 1;
+}
+
+const Bootloader::Unit& Bootloader::unit_at(std::uint32_t extent, std::size_t position,
+                                            bool descending) const {
+  const std::size_t count = unit_count(extent);
+  const std::size_t ascending = descending ? count - 1 - position : position;
+  return ascending + 1 == count ? units_.back() : units_[ascending];
 }
 
 std::uint32_t Bootloader::steps_for(const BootState& state) const {
-  const auto units = units_for(state.extent, false).size();
+  const auto units = unit_count(state.extent);
   return static_cast<std::uint32_t>(state.operation == Operation::swap ? 3 * units : units + 1);
 }
 
@@ -260,8 +257,7 @@ flash::FlashResult<void> Bootloader::run_step(const BootState& state, std::uint3
   };
   auto is_last = [&](const Unit& u) { return &u == &units_.back(); };
   if (state.operation == Operation::swap) {
-    const auto list = units_for(state.extent, true);
-    const Unit& u = units_[list[step / 3]];
+    const Unit& u = unit_at(state.extent, step / 3, true);
     switch (step % 3) {
       case 0:  // secondary -> scratch
         if (auto r = erase_range(scratch, 0, u.size); !r) return r;
@@ -276,9 +272,8 @@ flash::FlashResult<void> Bootloader::run_step(const BootState& state, std::uint3
                           : flash::FlashResult<void>{};
     }
   }
-  const auto list = units_for(state.extent, false);
-  if (step < list.size()) {
-    const Unit& u = units_[list[step]];
+  if (step < unit_count(state.extent)) {
+    const Unit& u = unit_at(state.extent, step, false);
     if (auto r = erase_range(primary, u.offset, u.size); !r) return r;
     if (auto r = copy(secondary, u.offset, primary, u.offset, image_part(u)); !r) return r;
     return is_last(u) ? write_primary_trailer(static_cast<SwapType>(state.swap_type))

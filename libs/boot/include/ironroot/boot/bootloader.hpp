@@ -97,7 +97,8 @@ class Bootloader {
   Bootloader(BootAreas areas, Otp& otp, UpgradeStrategy strategy, std::vector<Unit> units);
 
   Result<SlotImage> validate(flash::FlashArea& slot, bool check_counter, Bytes* bytes);
-  std::vector<std::size_t> units_for(std::uint32_t extent, bool descending) const;
+  std::size_t unit_count(std::uint32_t extent) const;
+  const Unit& unit_at(std::uint32_t extent, std::size_t position, bool descending) const;
   std::uint32_t steps_for(const BootState& state) const;
   flash::FlashResult<void> run_step(const BootState& state, std::uint32_t step);
   flash::FlashResult<void> write_primary_trailer(image::SwapType type);

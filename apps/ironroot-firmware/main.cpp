@@ -1,0 +1,161 @@
+// ironroot-firmware: the reference device application. ironroot-device starts it from memory after
+// the bootloader verified it; it reads its boot record, runs its self-test, and on a test boot
+// confirms itself (or, when the self-test fails, asks for the reboot that reverts it).
+// Its exit code is its request to the device (ironroot/device/contract.hpp): 0 power off,
+// 75 reboot.
+//
+// Environment: IRONROOT_DEVICE_DIR and IRONROOT_BOOT_RECORD (set by ironroot-device run);
+// IRONROOT_FIRMWARE_REBOOT=1 (as --reboot); IRONROOT_FIRMWARE_HOLD=1 makes a test boot wait,
+// before its self-test, until standard input closes, so that tests and demos can cut its power
+// (kill -9) at a known point.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "ironroot/boot/slot_state.hpp"
+#include "ironroot/core/file.hpp"
+#include "ironroot/device/contract.hpp"
+#include "ironroot/device/device_folder.hpp"
+#include "ironroot/image/format.hpp"
+
+namespace {
+
+using namespace ironroot;
+
+constexpr int kExitFailure = 1;
+constexpr std::uintmax_t kMaxBootRecordSize = 1024 * 1024;
+
+struct BootRecord {
+  std::string version;  // of this firmware, as the bootloader measured it
+  bool test_boot = false;
+};
+
+Result<BootRecord> read_boot_record(const std::string& path) {
+  auto text = read_file(path, kMaxBootRecordSize);
+  if (!text) return prefixed(text.error(), "reading the boot record");
+  const auto record = nlohmann::json::parse(as_chars(*text), nullptr, false);
+  if (record.is_discarded() || !record.is_object()) {
+    return fail("the boot record " + path + " is not a JSON object");
+  }
+  const auto firmware = record.find("firmware");
+  if (firmware == record.end() || !firmware->is_object() || !firmware->contains("version") ||
+      !(*firmware)["version"].is_string() || !firmware->contains("test_boot") ||
+      !(*firmware)["test_boot"].is_boolean()) {
+    return fail("the boot record " + path + " has no firmware version and test_boot");
+  }
+  return BootRecord{(*firmware)["version"].get<std::string>(),
+                    (*firmware)["test_boot"].get<bool>()};
+}
+
+// The self-test: the device opens, and the image in the primary slot is the one the boot record
+// says is running.
+Status self_test(device::DeviceFolder& folder, const BootRecord& record) {
+#ifdef IRONROOT_FIRMWARE_SELFTEST_FAILS
+  (void)folder;
+  (void)record;
+  return fail("this build's self-test always fails (ironroot-firmware-failing, SELFTEST=fail)");
+#else
+  flash::FlashArea& primary = folder.board().primary();
+  auto image = boot::read_image(primary, primary.size());
+  if (!image) return prefixed(image.error(), "reading the primary slot");
+  const auto header = image::ImageHeader::decode(*image);
+  if (header.version.to_string() != record.version) {
+    return fail("the primary slot holds " + header.version.to_string() +
+                ", but the boot record says " + record.version + " is running");
+  }
+  return {};
+#endif
+}
+
+bool env_is_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::string(value) == "1";
+}
+
+int run(bool reboot) {
+  const char* dir = std::getenv(device::kDeviceDirEnv);
+  const char* record_path = std::getenv(device::kBootRecordEnv);
+  if (dir == nullptr || *dir == '\0' || record_path == nullptr || *record_path == '\0') {
+    std::cerr << "error: " << device::kDeviceDirEnv << " and " << device::kBootRecordEnv
+              << " are not set: ironroot-firmware runs on a device, started by "
+                 "`ironroot-device run`\n";
+    return kExitFailure;
+  }
+  auto record = read_boot_record(record_path);
+  if (!record) {
+    std::cerr << "error: " << record.error().message << "\n";
+    return kExitFailure;
+  }
+  std::cout << "ironroot-firmware " << record->version << " (pid " << ::getpid()
+            << "): " << (record->test_boot ? "test boot" : "confirmed image") << std::endl;
+  // The bootloader hands over the bytes it verified, in a sealed memfd: say so.
+  std::error_code ec;
+  const auto executable = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::cout << "running from " << (ec ? "an unknown executable" : executable.string()) << std::endl;
+
+  if (record->test_boot && env_is_set("IRONROOT_FIRMWARE_HOLD")) {
+    std::cout << "holding before the self-test until standard input closes" << std::endl;
+    char ignored[256];
+    while (::read(STDIN_FILENO, ignored, sizeof ignored) > 0) {
+    }
+  }
+
+  auto folder = device::DeviceFolder::open(dir);
+  if (!folder) {
+    std::cerr << "error: " << folder.error().message << "\n";
+    return record->test_boot ? device::kRebootExitCode : kExitFailure;
+  }
+  if (auto passed = self_test(*folder, *record); !passed) {
+    std::cout << "self-test failed: " << passed.error().message << std::endl;
+    if (record->test_boot) {
+      std::cout << "not confirming " << record->version
+                << "; requesting a reboot, and the bootloader reverts to the previous image"
+                << std::endl;
+      return device::kRebootExitCode;
+    }
+    std::cerr << "error: the self-test of the confirmed image " << record->version << " failed\n";
+    return kExitFailure;
+  }
+  std::cout << "self-test passed" << std::endl;
+  if (record->test_boot) {
+    if (auto confirmed = boot::set_confirmed(folder->board().primary()); !confirmed) {
+      std::cerr << "error: confirming " << record->version << ": " << confirmed.error().message
+                << "\n";
+      return device::kRebootExitCode;
+    }
+    std::cout << "confirmed " << record->version << ": it stays installed" << std::endl;
+  }
+  if (reboot) {
+    std::cout << "requesting a reboot" << std::endl;
+    return device::kRebootExitCode;
+  }
+  std::cout << "powering off" << std::endl;
+  return device::kPowerOffExitCode;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ironroot-firmware: the reference device application, started by `ironroot-device run`"};
+  app.footer(
+      "Exit codes: 0 power off, 75 reboot (also after a failed self-test on a test boot, so that "
+      "the bootloader reverts), 1 failure.");
+  bool reboot = env_is_set("IRONROOT_FIRMWARE_REBOOT");
+  app.add_flag("--reboot", reboot,
+               "Ask for a reboot after a successful run (also IRONROOT_FIRMWARE_REBOOT=1)");
+  app.set_version_flag("--version", "ironroot-firmware 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  return run(reboot);
+}
