@@ -20,7 +20,7 @@ test: debug
 
 # The main job on the embedded defaults, in a fresh folder under build/.
 demo: release
-	scripts/demo build/release/apps/ironroot/ironroot build/demo
+	scripts/demo build/release build/demo
 
 # Signed images for the device simulator: build/firmware/ironroot-firmware-VERSION.signed.bin
 # and bootloader-VERSION.signed.bin, with keys in build/keys/ (made when missing).
