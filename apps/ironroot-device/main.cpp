@@ -28,13 +28,5 @@ int main(int argc, char** argv) {
   add_stage_command(app, out, exit_code);
   add_revoke_key_command(app, out, exit_code);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help, --version
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
-  return exit_code;
+  return run_command_line(app, argc, argv, exit_code);
 }

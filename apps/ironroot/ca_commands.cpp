@@ -35,11 +35,11 @@ constexpr std::size_t kMaxCaNameLength = 48;  // CN "<name> Device CA" stays wit
 // The files of a CA folder (docs/ca.md).
 constexpr const char* kDatabaseFile = "ca.json";
 constexpr const char* kLockFile = ".lock";
-constexpr const char* kRootCertFile = "root-ca.crt";
+constexpr const char* kRootCertFile = kCaRootCertFile;
 constexpr const char* kRootKeyFile = "root-ca.key";
 constexpr const char* kDeviceCaCertFile = "device-ca.crt";
 constexpr const char* kDeviceCaKeyFile = "device-ca.key";
-constexpr const char* kChainFile = "ca-chain.crt";
+constexpr const char* kChainFile = kCaChainFile;
 
 Time now() {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -684,53 +684,79 @@ void add_crl(CLI::App& ca, const Output& out, int& exit_code) {
       ->check(CLI::Range(1L, kMaxCrlHours))
       ->capture_default_str();
   cmd->callback([a, &out, &exit_code] {
-    auto folder = CaFolder::open(a->dir);
-    if (!folder) {
-      exit_code = out.failure(folder.error().message);
+    auto issued = issue_crl_from_ca(a->dir, std::chrono::hours{a->next_update_hours});
+    if (!issued) {
+      exit_code = out.failure(issued.error().message);
       return;
     }
-    auto device_ca = folder->device_ca();
-    if (!device_ca) {
-      exit_code = out.failure(device_ca.error().message);
-      return;
-    }
-    CaDatabase& db = folder->db();
-    std::vector<crypto::RevokedCertificate> revoked;
-    for (const IssuedRecord& r : db.certificates) {
-      if (r.revocation) revoked.push_back(*r.revocation);
-    }
-    Time this_update = now();
-    crypto::CrlOptions options{this_update, this_update + std::chrono::hours{a->next_update_hours},
-                               db.crl_number + 1};
-    auto crl = device_ca->issue_crl(revoked, options);
-    if (!crl) {
-      exit_code = out.failure(crl.error().message);
-      return;
-    }
-    db.crl_number = options.crl_number;
-    if (auto saved = folder->save(); !saved) {
-      exit_code = out.failure(saved.error().message);
-      return;
-    }
-    if (auto written = write_text(a->output, crl->pem()); !written) {
+    const crypto::RevocationList& crl = issued->crl;
+    if (auto written = write_text(a->output, crl.pem()); !written) {
       exit_code = out.failure(written.error().message);
       return;
     }
-    spdlog::info("issued CRL {} with {} revoked certificates", options.crl_number, revoked.size());
-    std::string next = crypto::format_time(options.next_update);
-    out.result("wrote CRL " + std::to_string(options.crl_number) + " to " + a->output + ": " +
-                   std::to_string(revoked.size()) + " revoked, next update " + next,
+    const std::uint64_t crl_number = issued->number;
+    const std::size_t revoked = crl.revoked().size();
+    const std::string this_update = crypto::format_time(crl.this_update());
+    const std::string next = crypto::format_time(crl.next_update().value_or(crl.this_update()));
+    spdlog::info("issued CRL {} with {} revoked certificates", crl_number, revoked);
+    out.result("wrote CRL " + std::to_string(crl_number) + " to " + a->output + ": " +
+                   std::to_string(revoked) + " revoked, next update " + next,
                {{"crl", a->output},
-                {"crl_number", options.crl_number},
-                {"issuer", crl->issuer()},
-                {"this_update", crypto::format_time(this_update)},
+                {"crl_number", crl_number},
+                {"issuer", crl.issuer()},
+                {"this_update", this_update},
                 {"next_update", next},
-                {"revoked", revoked.size()}});
+                {"revoked", revoked}});
     exit_code = kExitOk;
   });
 }
 
 }  // namespace
+
+Result<crypto::Certificate> issue_server_certificate_from_ca(const fs::path& dir,
+                                                             const crypto::PublicKey& key,
+                                                             std::span<const std::string> names,
+                                                             std::chrono::days validity) {
+  auto folder = CaFolder::open(dir);
+  if (!folder) return tl::unexpected(folder.error());
+  auto device_ca = folder->device_ca();
+  if (!device_ca) return tl::unexpected(device_ca.error());
+  CaDatabase& db = folder->db();
+  auto cert =
+      device_ca->issue_server_certificate({db.name + " MQTT broker", "", db.name}, key, names,
+                                          crypto::validity_from_now(validity, now()));
+  if (!cert) return tl::unexpected(cert.error());
+  if (db.find(cert->serial_hex()) != nullptr) {
+    return fail("serial " + cert->serial_hex() + " was issued before; try again");
+  }
+  db.certificates.push_back({cert->serial_hex(), cert->subject(),
+                             crypto::format_time(cert->not_before()),
+                             crypto::format_time(cert->not_after()), to_hex(cert->fingerprint()),
+                             crypto::format_time(now()), std::nullopt});
+  if (auto saved = folder->save(); !saved) return tl::unexpected(saved.error());
+  spdlog::info("issued server certificate {} serial {} until {}", cert->subject(),
+               cert->serial_hex(), crypto::format_time(cert->not_after()));
+  return cert;
+}
+
+Result<IssuedCrl> issue_crl_from_ca(const fs::path& dir, std::chrono::hours next_update) {
+  auto folder = CaFolder::open(dir);
+  if (!folder) return tl::unexpected(folder.error());
+  auto device_ca = folder->device_ca();
+  if (!device_ca) return tl::unexpected(device_ca.error());
+  CaDatabase& db = folder->db();
+  std::vector<crypto::RevokedCertificate> revoked;
+  for (const IssuedRecord& r : db.certificates) {
+    if (r.revocation) revoked.push_back(*r.revocation);
+  }
+  Time this_update = now();
+  crypto::CrlOptions options{this_update, this_update + next_update, db.crl_number + 1};
+  auto crl = device_ca->issue_crl(revoked, options);
+  if (!crl) return tl::unexpected(crl.error());
+  db.crl_number = options.crl_number;
+  if (auto saved = folder->save(); !saved) return tl::unexpected(saved.error());
+  return IssuedCrl{std::move(*crl), options.crl_number};
+}
 
 void add_ca_commands(CLI::App& app, const Output& out, int& exit_code) {
   auto* ca = app.add_subcommand("ca", "Certificate authority for device identity (mutual TLS)");

@@ -1,6 +1,7 @@
 // ironroot: the operator command line. `ironroot <noun> <verb> [options]`.
 #include <CLI/CLI.hpp>
 
+#include "broker_commands.hpp"
 #include "ca_commands.hpp"
 #include "image_commands.hpp"
 #include "logging.hpp"
@@ -21,14 +22,7 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   add_image_commands(app, out, exit_code);
   add_ca_commands(app, out, exit_code);
+  add_broker_commands(app, out, exit_code);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help, --version
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
-  return exit_code;
+  return run_command_line(app, argc, argv, exit_code);
 }

@@ -24,4 +24,16 @@ int Output::usage_error(const std::string& message) const {
   return kExitUsage;
 }
 
+int run_command_line(CLI::App& app, int argc, char** argv, const int& exit_code) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return exit_code;
+}
+
 }  // namespace ironroot::cli

@@ -1,6 +1,7 @@
 // How the operator CLI reports results: text for people, or one JSON document with --json.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -22,5 +23,10 @@ struct Output {
   // The same for a bad argument value the parser could not catch; returns kExitUsage.
   int usage_error(const std::string& message) const;
 };
+
+// Parses the command line, which runs the chosen command's callback, and returns the process's
+// exit code: 0 after --help or --version, kExitUsage on a parse error (printed by CLI11), and
+// otherwise the `exit_code` the command set.
+int run_command_line(CLI::App& app, int argc, char** argv, const int& exit_code);
 
 }  // namespace ironroot::cli

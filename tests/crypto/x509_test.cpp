@@ -55,6 +55,13 @@ ChainPolicy at_time(Time at) {
   return policy;
 }
 
+// Writes `text` to `name` in `dir` for OpenSSL's command line; returns the path.
+std::string write_pem(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = (dir / name).string();
+  EXPECT_TRUE(write_file_atomic(path, as_bytes(text)));
+  return path;
+}
+
 class CertificateAuthorityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -396,15 +403,10 @@ TEST_F(CertificateAuthorityTest, OpensslCommandLineAgrees) {
   ASSERT_TRUE(cert);
   auto crl = device_ca_->issue_crl({}, {kNow, kNow + 1h, 1});
   ASSERT_TRUE(crl);
-  auto write = [&](const std::string& name, const std::string& text) {
-    std::string path = (dir / name).string();
-    EXPECT_TRUE(write_file_atomic(path, as_bytes(text)));
-    return path;
-  };
-  std::string root = write("root.pem", root_->certificate().pem());
-  std::string ca = write("ca.pem", device_ca_->certificate().pem());
-  std::string leaf = write("leaf.pem", cert->pem());
-  std::string crl_path = write("crl.pem", crl->pem());
+  std::string root = write_pem(dir, "root.pem", root_->certificate().pem());
+  std::string ca = write_pem(dir, "ca.pem", device_ca_->certificate().pem());
+  std::string leaf = write_pem(dir, "leaf.pem", cert->pem());
+  std::string crl_path = write_pem(dir, "crl.pem", crl->pem());
   auto v =
       run_process({"openssl", "verify", "-attime", std::to_string(kNow.time_since_epoch().count()),
                    "-purpose", "sslclient", "-CAfile", root, "-untrusted", ca, leaf});
@@ -419,6 +421,74 @@ TEST_F(CertificateAuthorityTest, OpensslCommandLineAgrees) {
         for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         return upper;
       }() + "\n");
+}
+
+TEST_F(CertificateAuthorityTest, ServerCertificateHasTheServerProfileAndItsNames) {
+  PrivateKey server_key = *PrivateKey::generate(KeyType::ecdsa_p256);
+  std::vector<std::string> names{"127.0.0.1", "localhost", "::1", "broker.example.com"};
+  auto cert = device_ca_->issue_server_certificate({"Acme MQTT broker", "", "Acme"},
+                                                   server_key.public_key(), names,
+                                                   validity_from_now(kDefaultDeviceValidity, kNow));
+  ASSERT_TRUE(cert) << cert.error().message;
+  CertificateExtensions ext = cert->extensions();
+  ASSERT_TRUE(ext.basic_constraints);
+  EXPECT_FALSE(ext.basic_constraints->ca);
+  EXPECT_EQ(ext.key_usage, std::vector<std::string>{"digitalSignature"});
+  EXPECT_EQ(ext.extended_key_usage, std::vector<std::string>{"serverAuth"});
+  EXPECT_EQ(ext.authority_key_id, device_ca_->certificate().extensions().subject_key_id);
+  // Not a client certificate: a broker certificate cannot log in as a device.
+  EXPECT_FALSE(verify(*cert));
+
+  TempDir dir;
+  std::string root = write_pem(dir, "root.pem", root_->certificate().pem());
+  std::string ca = write_pem(dir, "ca.pem", device_ca_->certificate().pem());
+  std::string leaf = write_pem(dir, "server.pem", cert->pem());
+  const std::string at = std::to_string(kNow.time_since_epoch().count());
+  auto openssl_verify = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{"openssl",   "verify",  "-attime", at,           "-purpose",
+                                  "sslserver", "-CAfile", root,      "-untrusted", ca};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(leaf);
+    return run_process(argv);
+  };
+  for (std::vector<std::string> name :
+       std::vector<std::vector<std::string>>{{"-verify_ip", "127.0.0.1"},
+                                             {"-verify_ip", "::1"},
+                                             {"-verify_hostname", "localhost"},
+                                             {"-verify_hostname", "broker.example.com"}}) {
+    auto v = openssl_verify(name);
+    EXPECT_EQ(v.exit_code, 0) << name[1] << ": " << v.out << v.err;
+  }
+  auto wrong = openssl_verify({"-verify_hostname", "other.example.com"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE((wrong.out + wrong.err).find("hostname mismatch"), std::string::npos)
+      << wrong.out << wrong.err;
+}
+
+TEST_F(CertificateAuthorityTest, ServerCertificateNamesAreChecked) {
+  PrivateKey server_key = *PrivateKey::generate(KeyType::ecdsa_p256);
+  auto issue_for = [&](std::vector<std::string> names) {
+    return device_ca_->issue_server_certificate({"broker", "", ""}, server_key.public_key(), names,
+                                                validity_from_now(kDefaultDeviceValidity, kNow));
+  };
+  expect_error(issue_for({}), "at least one name");
+  expect_error(issue_for({"*.example.com"}), "wildcards are not issued");
+  expect_error(issue_for({"bad..name"}), "not a valid DNS name");
+  expect_error(issue_for({"-bad.example.com"}), "not a valid DNS name");
+  expect_error(issue_for({"a,DNS:evil.example.com"}), "letters, digits");
+  expect_error(issue_for({std::string(254, 'a')}), "1 to 253");
+  EXPECT_TRUE(check_server_name("10.0.0.1"));
+  EXPECT_TRUE(check_server_name("fe80::1"));
+  auto ed = PrivateKey::generate(KeyType::ed25519);
+  expect_error(device_ca_->issue_server_certificate(
+                   {"broker", "", ""}, ed->public_key(), std::vector<std::string>{"localhost"},
+                   validity_from_now(kDefaultDeviceValidity, kNow)),
+               "ECDSA P-256");
+  expect_error(
+      device_ca_->issue_server_certificate(
+          {"broker", "", ""}, server_key.public_key(), std::vector<std::string>{"localhost"},
+          {kNow, device_ca_->certificate().not_after() + std::chrono::hours(1)}),
+      "after the CA certificate");
 }
 
 // ---- values -------------------------------------------------------------------------------------

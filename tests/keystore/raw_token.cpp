@@ -91,6 +91,11 @@ CK_RV RawToken::set(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, ByteView va
   return api_->C_SetAttributeValue(session_, object, &attribute, 1);
 }
 
+CK_RV RawToken::set_bool(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, bool value) {
+  CK_BBOOL b = value ? CK_TRUE : CK_FALSE;
+  return set(object, type, ByteView(reinterpret_cast<const std::byte*>(&b), sizeof b));
+}
+
 std::optional<bool> RawToken::get_bool(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
   Bytes value;
   if (get(object, type, value) != CKR_OK || value.size() != sizeof(CK_BBOOL)) return std::nullopt;

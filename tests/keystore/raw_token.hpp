@@ -29,6 +29,8 @@ class RawToken {
   // C_GetAttributeValue of one attribute into `value` (sized by a first call).
   CK_RV get(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, Bytes& value);
   CK_RV set(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, ByteView value);
+  // C_SetAttributeValue of one CK_BBOOL attribute.
+  CK_RV set_bool(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, bool value);
   // A CK_BBOOL attribute; nullopt when it cannot be read.
   std::optional<bool> get_bool(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
 

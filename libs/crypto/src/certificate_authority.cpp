@@ -1,5 +1,6 @@
 #include "ironroot/crypto/certificate_authority.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <sys/random.h>
@@ -18,6 +19,8 @@ namespace {
 
 constexpr std::size_t kSerialBytes = 16;
 constexpr std::size_t kMaxNameLength = 64;  // X.520 ub-common-name, ub-serial-number
+constexpr std::size_t kMaxHostNameLength = 253;
+constexpr std::size_t kMaxHostLabelLength = 63;
 
 Status require_p256(const PublicKey& key, const std::string& what) {
   if (key.type() != KeyType::ecdsa_p256) {
@@ -146,6 +149,22 @@ Status check_name(std::string_view value, std::string_view what, std::string_vie
   return {};
 }
 
+bool is_ip_address(std::string_view name) {
+  std::string text(name);
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+Status check_validity_within(const Validity& validity, const Certificate& ca) {
+  if (validity.not_after > ca.not_after()) {
+    return fail("the certificate would end on " + format_time(validity.not_after) +
+                ", after the CA certificate (" + format_time(ca.not_after()) +
+                "); issue it for a shorter time");
+  }
+  return {};
+}
+
 }  // namespace
 
 Validity validity_from_now(std::chrono::days days, Time now) {
@@ -159,6 +178,35 @@ Status check_thing_name(std::string_view name) {
 
 Status check_device_serial(std::string_view serial) {
   return check_name(serial, "device serial", ".-:", "letters, digits, '.', '-' and ':'");
+}
+
+Status check_server_name(std::string_view name) {
+  if (is_ip_address(name)) return {};
+  const std::string quoted = "server name '" + std::string(name) + "'";
+  if (name.empty() || name.size() > kMaxHostNameLength) {
+    return fail(quoted + " must be an IP address or a DNS name of 1 to 253 characters");
+  }
+  std::size_t label_start = 0;
+  for (std::size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      std::string_view label = name.substr(label_start, i - label_start);
+      if (label.empty() || label.size() > kMaxHostLabelLength || label.front() == '-' ||
+          label.back() == '-') {
+        return fail(quoted +
+                    " is not a valid DNS name: each dot-separated label must be 1 to 63 "
+                    "characters and must not start or end with '-'");
+      }
+      label_start = i + 1;
+      continue;
+    }
+    char c = name[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
+      return fail(quoted +
+                  " must be an IP address or a DNS name of letters, digits, '-' and '.' "
+                  "(wildcards are not issued)");
+    }
+  }
+  return {};
 }
 
 Result<std::string> random_serial_hex() {
@@ -258,10 +306,8 @@ Result<Certificate> CertificateAuthority::issue_device_certificate(const Certifi
       return refused(ok.error().message);
     }
   }
-  if (validity.not_after > certificate_.not_after()) {
-    return fail("the certificate would end on " + format_time(validity.not_after) +
-                ", after the CA certificate (" + format_time(certificate_.not_after()) +
-                "); issue it for a shorter time");
+  if (auto ok = check_validity_within(validity, certificate_); !ok) {
+    return tl::unexpected(ok.error());
   }
   DistinguishedName subject{name->common_name, name->serial_number, ""};
   auto cert = new_certificate(subject, *key, &certificate_, validity);
@@ -270,6 +316,38 @@ Result<Certificate> CertificateAuthority::issue_device_certificate(const Certifi
                                {{NID_basic_constraints, "critical,CA:FALSE"},
                                 {NID_key_usage, "critical,digitalSignature"},
                                 {NID_ext_key_usage, "clientAuth"},
+                                {NID_subject_key_identifier, "hash"},
+                                {NID_authority_key_identifier, "keyid:always"}});
+      !ok) {
+    return tl::unexpected(ok.error());
+  }
+  return sign_certificate(cert->get(), *key_);
+}
+
+Result<Certificate> CertificateAuthority::issue_server_certificate(
+    const DistinguishedName& subject, const PublicKey& key, std::span<const std::string> names,
+    const Validity& validity) {
+  if (subject.common_name.empty()) return fail("a server certificate needs a CN");
+  if (names.empty()) {
+    return fail("a server certificate needs at least one name (IP address or DNS name)");
+  }
+  if (auto ok = require_p256(key, "the server key"); !ok) return tl::unexpected(ok.error());
+  std::string alt_names;
+  for (const std::string& name : names) {
+    if (auto ok = check_server_name(name); !ok) return tl::unexpected(ok.error());
+    alt_names +=
+        (alt_names.empty() ? "" : ",") + std::string(is_ip_address(name) ? "IP:" : "DNS:") + name;
+  }
+  if (auto ok = check_validity_within(validity, certificate_); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  auto cert = new_certificate(subject, key, &certificate_, validity);
+  if (!cert) return tl::unexpected(cert.error());
+  if (auto ok = add_extensions(cert->get(), &certificate_,
+                               {{NID_basic_constraints, "critical,CA:FALSE"},
+                                {NID_key_usage, "critical,digitalSignature"},
+                                {NID_ext_key_usage, "serverAuth"},
+                                {NID_subject_alt_name, alt_names.c_str()},
                                 {NID_subject_key_identifier, "hash"},
                                 {NID_authority_key_identifier, "keyid:always"}});
       !ok) {

@@ -9,16 +9,9 @@
 
 #include "ironroot/core/result.hpp"
 #include "ironroot/crypto/key.hpp"
+#include "ironroot/crypto/openssl_free.hpp"
 
 namespace ironroot::crypto {
-
-template <auto FreeFn>
-struct OpensslFree {
-  template <class T>
-  void operator()(T* p) const {
-    FreeFn(p);
-  }
-};
 
 using UniqueBio = std::unique_ptr<BIO, OpensslFree<BIO_free_all>>;
 using UniquePkey = std::unique_ptr<EVP_PKEY, OpensslFree<EVP_PKEY_free>>;

@@ -355,6 +355,21 @@ Result<DistinguishedName> Certificate::subject_name() const {
 std::string Certificate::serial_hex() const {
   return integer_hex(X509_get0_serialNumber(x509_.get()));
 }
+Bytes Certificate::subject_der() const {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_NAME(X509_get_subject_name(x509_.get()), &der);
+  return len > 0 ? take_openssl_buffer(der, len) : Bytes();
+}
+Bytes Certificate::issuer_der() const {
+  unsigned char* der = nullptr;
+  int len = i2d_X509_NAME(X509_get_issuer_name(x509_.get()), &der);
+  return len > 0 ? take_openssl_buffer(der, len) : Bytes();
+}
+Bytes Certificate::serial_der() const {
+  unsigned char* der = nullptr;
+  int len = i2d_ASN1_INTEGER(X509_get0_serialNumber(x509_.get()), &der);
+  return len > 0 ? take_openssl_buffer(der, len) : Bytes();
+}
 Time Certificate::not_before() const {
   return time_of(X509_get0_notBefore(x509_.get()));
 }

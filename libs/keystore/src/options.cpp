@@ -80,4 +80,10 @@ Result<ResolvedOptions> resolve_options(const Pkcs11Uri& uri, const TokenOptions
   return resolved;
 }
 
+Result<TokenAccess> resolve_token_access(const Pkcs11Uri& uri, const TokenOptions& options) {
+  auto resolved = resolve_options(uri, options);
+  if (!resolved) return tl::unexpected(resolved.error());
+  return TokenAccess{std::move(resolved->module_path), std::move(resolved->pin)};
+}
+
 }  // namespace ironroot::keystore

@@ -4,9 +4,9 @@
 #include <array>
 #include <utility>
 
+#include "connection.hpp"
 #include "ec_encoding.hpp"
 #include "module.hpp"
-#include "options.hpp"
 #include "session.hpp"
 
 namespace ironroot::keystore {
@@ -35,26 +35,6 @@ Mechanisms mechanisms_for(KeyType type) {
             "CKM_EDDSA"};
   }
   return {CKK_EC, CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, "CKM_EC_KEY_PAIR_GEN", "CKM_ECDSA"};
-}
-
-// A module, a logged-in session on the token a URI selects, and the PIN used.
-struct Connection {
-  Module module;
-  Session session;  // after `module`, as in Handles
-  std::optional<std::string> pin;
-};
-
-Result<Connection> connect(const Pkcs11Uri& uri, const TokenOptions& options, bool read_write) {
-  auto resolved = resolve_options(uri, options);
-  if (!resolved) return tl::unexpected(resolved.error());
-  auto module = Module::load(resolved->module_path);
-  if (!module) return tl::unexpected(module.error());
-  auto token = find_token(*module, uri);
-  if (!token) return tl::unexpected(token.error());
-  auto session = Session::open(*module, std::move(*token), read_write);
-  if (!session) return tl::unexpected(session.error());
-  if (auto login = session->login(resolved->pin); !login) return tl::unexpected(login.error());
-  return Connection{std::move(*module), std::move(*session), std::move(resolved->pin)};
 }
 
 Status require_private_type(const Pkcs11Uri& uri) {

@@ -39,6 +39,11 @@ Status check_thing_name(std::string_view name);
 // '-' and ':'.
 Status check_device_serial(std::string_view serial);
 
+// A name a TLS server answers to, for its subjectAltName: an IPv4 or IPv6 address ("127.0.0.1",
+// "::1"), or a DNS host name of letters, digits, '-' and '.' ("broker.example.com", "localhost"),
+// at most 253 characters with labels of 1 to 63. Wildcards are refused.
+Status check_server_name(std::string_view name);
+
 // A fresh certificate serial number from the operating system's CSPRNG (getrandom): a positive
 // 128-bit number with its top bit set, so it always has 32 hex digits (and 127 random bits); its
 // DER encoding is 17 octets, within RFC 5280's 20.
@@ -81,6 +86,17 @@ class CertificateAuthority {
   // extensions: basicConstraints critical CA:FALSE, keyUsage critical digitalSignature,
   // extendedKeyUsage clientAuth, subject and authority key identifiers. Random 128-bit serial.
   Result<Certificate> issue_device_certificate(const CertificateRequest& csr,
+                                               const Validity& validity);
+
+  // A TLS server certificate (an MQTT broker's) for `key`, which devices holding this CA's root
+  // accept for any of `names` (see check_server_name; at least one): basicConstraints critical
+  // CA:FALSE, keyUsage critical digitalSignature, extendedKeyUsage serverAuth, subjectAltName with
+  // each name as an IP or DNS entry, subject and authority key identifiers, a random serial. The
+  // subject is `subject` (CN required). Refuses a key that is not ECDSA P-256 and a validity that
+  // ends after this CA's own.
+  Result<Certificate> issue_server_certificate(const DistinguishedName& subject,
+                                               const PublicKey& key,
+                                               std::span<const std::string> names,
                                                const Validity& validity);
 
   // A v2 CRL listing `revoked` (with a reasonCode unless unspecified), with cRLNumber and

@@ -92,6 +92,11 @@ class Certificate {
 
   // The serial number in lower-case hex, without leading zeros (OpenSSL prints it upper-case).
   std::string serial_hex() const;
+  // The subject and issuer Names and the serial INTEGER, DER-encoded: what PKCS#11 keeps in a
+  // certificate object's CKA_SUBJECT, CKA_ISSUER and CKA_SERIAL_NUMBER.
+  Bytes subject_der() const;
+  Bytes issuer_der() const;
+  Bytes serial_der() const;
   Time not_before() const;
   Time not_after() const;
   // SHA-256 of der(), the fingerprint `openssl x509 -fingerprint -sha256` prints.

@@ -31,6 +31,15 @@ struct TokenOptions {
   std::optional<std::string> pin;
 };
 
+// The module and PIN that `uri` and `options` resolve to, in the order above: for handing the same
+// token to another PKCS#11 consumer (OpenSSL's PKCS#11 engine, for TLS). Fails as open() would
+// when a pin-source file cannot be read or a module-name names no module.
+struct TokenAccess {
+  std::filesystem::path module_path;
+  std::optional<std::string> pin;
+};
+Result<TokenAccess> resolve_token_access(const Pkcs11Uri& uri, const TokenOptions& options = {});
+
 // An ECDSA P-256 or Ed25519 private key inside a token, logged in and ready to sign.
 //
 // Owns its session; the module is loaded and C_Initialize'd once per process and shared by every
