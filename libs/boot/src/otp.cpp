@@ -39,6 +39,7 @@
 
 #include "ironroot/core/bytes.hpp"
 #include "ironroot/core/file.hpp"
+#include "ironroot/core/unique_fd.hpp"
 
 namespace ironroot::boot {
 
@@ -122,36 +123,9 @@ FieldState entry_state(ByteView entry) {
                                                                          : FieldState::damaged;
 }
 
-// Owns a POSIX file descriptor; -1 for fuses in memory only.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  void reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
-
 // Writes all of `bytes` at `offset` and syncs; an empty string on success, or why not.
 std::string pwrite_synced(int fd, std::size_t offset, ByteView bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n =
-        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::strerror(errno);
-    if (n == 0) return "no bytes written";
-    done += static_cast<std::size_t>(n);
-  }
+  if (auto written = write_all_at(fd, offset, bytes); !written) return written.error().message;
   if (::fsync(fd) != 0) return std::strerror(errno);
   return {};
 }
@@ -160,7 +134,7 @@ std::string pwrite_synced(int fd, std::size_t offset, ByteView bytes) {
 
 struct Otp::State {
   std::filesystem::path path;  // empty in memory
-  Fd file;
+  UniqueFd file;               // invalid for fuses in memory only
   Bytes fuses = blank_fuses();
 
   std::string name() const { return path.empty() ? "in-memory OTP" : path.string(); }
@@ -253,7 +227,7 @@ Result<Otp> Otp::create(const std::filesystem::path& path) {
     return fail("cannot write fuses " + path.string() + ": " + why);
   }
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
-  Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dirfd.get() >= 0) ::fsync(dirfd.get());
   return Otp(std::move(state));
 }

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "ironroot/core/unique_fd.hpp"
+
 namespace ironroot {
 namespace {
 
@@ -15,31 +17,10 @@ std::string errno_text() {
   return std::strerror(errno);
 }
 
-// Owns a POSIX file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error close(2) may return after a delayed write failure.
-  bool close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 Result<Bytes> read_file(const std::filesystem::path& path, std::uintmax_t max_size) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail("cannot open " + path.string() + ": " + errno_text());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
@@ -63,10 +44,23 @@ Result<Bytes> read_file(const std::filesystem::path& path, std::uintmax_t max_si
   return data;
 }
 
+Status write_all_at(int fd, std::uint64_t offset, ByteView data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errno_text());
+    if (n == 0) return fail("no bytes written");
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
 Status write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  Fd fd(::mkstemp(tmpl.data()));
+  UniqueFd fd(::mkstemp(tmpl.data()));
   if (fd.get() < 0)
     return fail("cannot create a temporary file in " + dir.string() + ": " + errno_text());
   auto discard = [&](const std::string& why) {
@@ -76,17 +70,12 @@ Status write_file_atomic(const std::filesystem::path& path, ByteView data, unsig
   mode_t mask = ::umask(0);
   ::umask(mask);
   if (::fchmod(fd.get(), static_cast<mode_t>(mode) & ~mask) != 0) return discard(errno_text());
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return discard(errno_text());
-    done += static_cast<std::size_t>(n);
-  }
+  if (auto written = write_all_at(fd.get(), 0, data); !written)
+    return discard(written.error().message);
   if (::fsync(fd.get()) != 0) return discard(errno_text());
   if (!fd.close()) return discard(errno_text());
   if (::rename(tmpl.c_str(), path.c_str()) != 0) return discard(errno_text());
-  Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dirfd.get() >= 0) ::fsync(dirfd.get());
   return {};
 }

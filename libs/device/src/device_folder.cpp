@@ -8,7 +8,7 @@
 #include <system_error>
 
 #include "ironroot/core/file.hpp"
-#include "unique_fd.hpp"
+#include "ironroot/core/unique_fd.hpp"
 
 namespace ironroot::device {
 

@@ -12,7 +12,7 @@
 #include <iostream>
 #include <map>
 
-#include "unique_fd.hpp"
+#include "ironroot/core/unique_fd.hpp"
 
 extern char** environ;
 

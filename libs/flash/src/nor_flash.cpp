@@ -13,6 +13,8 @@
 #include <random>
 #include <utility>
 
+#include "ironroot/core/file.hpp"
+#include "ironroot/core/unique_fd.hpp"
 #include "sector_map.hpp"
 
 namespace ironroot::flash {
@@ -35,37 +37,6 @@ tl::unexpected<FlashError> refuse(FlashFault fault, std::string message) {
 bool is_supported_align(std::uint32_t align) {
   return align == 1 || align == 2 || align == 4 || align == 8 || align == 16 || align == 32;
 }
-
-// Writes all of `bytes` at `offset` of the file; nullopt on success, or why not.
-std::optional<std::string> pwrite_all(int fd, std::uint64_t offset, ByteView bytes) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n =
-        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_text();
-    if (n == 0) return "no bytes written";
-    done += static_cast<std::size_t>(n);
-  }
-  return std::nullopt;
-}
-
-// Owns a POSIX file descriptor; -1 for flash that lives in memory only.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&&) = delete;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // A window on the device: the whole of it, or a partition. Offsets passed to Device's operations
 // are relative to `base` and are checked against this window's size and sector map, so that a
@@ -94,7 +65,7 @@ struct Window {
 // armed power cut. Shared by the NorFlash and every area cut from it.
 class Device {
  public:
-  Device(FlashGeometry geometry, Bytes contents, Fd file, std::string name)
+  Device(FlashGeometry geometry, Bytes contents, UniqueFd file, std::string name)
       : geometry_(std::move(geometry)), contents_(std::move(contents)), file_(std::move(file)) {
     whole_.size = geometry_.size();
     whole_.sectors = geometry_.sectors;
@@ -264,8 +235,9 @@ class Device {
   template <class What>
   FlashResult<void> persist(std::uint64_t device_offset, ByteView bytes, const What& what) {
     if (file_.get() < 0) return {};
-    if (auto why = pwrite_all(file_.get(), device_offset, bytes)) {
-      return refuse(FlashFault::io, what() + ": cannot update " + whole_.name + ": " + *why);
+    if (auto written = write_all_at(file_.get(), device_offset, bytes); !written) {
+      return refuse(FlashFault::io,
+                    what() + ": cannot update " + whole_.name + ": " + written.error().message);
     }
     return {};
   }
@@ -296,7 +268,7 @@ class Device {
   Window whole_;
   Bytes contents_;
   std::vector<bool> programmed_;  // one entry per write unit
-  Fd file_;
+  UniqueFd file_;
   PowerCut cut_;
   bool power_lost_ = false;
   std::uint64_t cut_operation_ = 0;
@@ -405,14 +377,15 @@ Result<std::shared_ptr<NorFlash>> NorFlash::in_memory(const FlashGeometry& geome
   }
   Bytes initial = contents.empty() ? Bytes(geometry.size(), geometry.erased_value)
                                    : Bytes(contents.begin(), contents.end());
-  auto device = std::make_shared<Device>(geometry, std::move(initial), Fd(), "in-memory flash");
+  auto device =
+      std::make_shared<Device>(geometry, std::move(initial), UniqueFd(), "in-memory flash");
   return std::shared_ptr<NorFlash>(new NorFlash(std::make_unique<State>(State{device})));
 }
 
 Result<std::shared_ptr<NorFlash>> NorFlash::create_file(const std::filesystem::path& path,
                                                         const FlashGeometry& geometry) {
   if (auto valid = geometry.validate(); !valid) return prefixed(valid.error(), "flash geometry");
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     if (errno == EEXIST) {
       return fail("cannot create flash " + path.string() +
@@ -421,9 +394,9 @@ Result<std::shared_ptr<NorFlash>> NorFlash::create_file(const std::filesystem::p
     return fail("cannot create flash " + path.string() + ": " + errno_text());
   }
   Bytes erased(geometry.size(), geometry.erased_value);
-  if (auto why = pwrite_all(fd.get(), 0, erased)) {
+  if (auto written = write_all_at(fd.get(), 0, erased); !written) {
     ::unlink(path.c_str());
-    return fail("cannot write flash " + path.string() + ": " + *why);
+    return fail("cannot write flash " + path.string() + ": " + written.error().message);
   }
   auto device = std::make_shared<Device>(geometry, std::move(erased), std::move(fd), path.string());
   return std::shared_ptr<NorFlash>(new NorFlash(std::make_unique<State>(State{device})));
@@ -432,7 +405,7 @@ Result<std::shared_ptr<NorFlash>> NorFlash::create_file(const std::filesystem::p
 Result<std::shared_ptr<NorFlash>> NorFlash::open_file(const std::filesystem::path& path,
                                                       const FlashGeometry& geometry) {
   if (auto valid = geometry.validate(); !valid) return prefixed(valid.error(), "flash geometry");
-  Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (fd.get() < 0) return fail("cannot open flash " + path.string() + ": " + errno_text());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)

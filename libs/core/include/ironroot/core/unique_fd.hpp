@@ -1,21 +1,18 @@
-// Owns a POSIX file descriptor.
+// Owns a POSIX file descriptor: closes it when it goes out of scope.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace ironroot::device {
+namespace ironroot {
 
 class UniqueFd {
  public:
   explicit UniqueFd(int fd = -1) : fd_(fd) {}
   UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
+    if (this != &other) reset(std::exchange(other.fd_, -1));
     return *this;
   }
   UniqueFd(const UniqueFd&) = delete;
@@ -24,13 +21,16 @@ class UniqueFd {
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  void reset() {
+  // Closes the descriptor held (if any) and takes `fd`.
+  void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
+  // Closes now, reporting the error close(2) may return after a delayed write failure.
+  bool close() { return ::close(std::exchange(fd_, -1)) == 0; }
 
  private:
   int fd_;
 };
 
-}  // namespace ironroot::device
+}  // namespace ironroot
