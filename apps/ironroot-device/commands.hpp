@@ -18,5 +18,6 @@ void add_run_command(CLI::App& app, const Output& out, int& exit_code);
 void add_status_command(CLI::App& app, const Output& out, int& exit_code);
 void add_stage_command(CLI::App& app, const Output& out, int& exit_code);
 void add_revoke_key_command(CLI::App& app, const Output& out, int& exit_code);
+void add_identity_command(CLI::App& app, const Output& out, int& exit_code);
 
 }  // namespace ironroot::cli

@@ -5,8 +5,11 @@
 #include "commands.hpp"
 #include "device_cli.hpp"
 #include "ironroot/boot/boot_record.hpp"
+#include "ironroot/crypto/certificate_authority.hpp"
 #include "ironroot/crypto/key.hpp"
+#include "ironroot/crypto/random.hpp"
 #include "ironroot/device/device_folder.hpp"
+#include "ironroot/device/identity.hpp"
 #include "ironroot/device/provision.hpp"
 
 namespace ironroot::cli {
@@ -26,7 +29,55 @@ struct InitArgs {
   std::string erased_value = "0xff";
   std::string slot_size = std::to_string(device::kDefaultSlotSize);
   std::string strategy = "swap";
+  std::string thing_name;  // default: the folder's name
+  std::string serial;      // default: random
+  std::string broker = "localhost:8883";
+  std::string server_name;
+  std::string token;
 };
+
+// The identity the options ask for, or what is wrong with them.
+Result<device::NewIdentity> identity_from(const InitArgs& a) {
+  device::NewIdentity identity;
+  identity.thing_name = a.thing_name;
+  if (identity.thing_name.empty()) {
+    identity.thing_name = std::filesystem::absolute(a.dir).lexically_normal().filename().string();
+    if (identity.thing_name.empty()) {
+      identity.thing_name =
+          std::filesystem::absolute(a.dir).lexically_normal().parent_path().filename().string();
+    }
+    if (!crypto::check_thing_name(identity.thing_name)) {
+      return fail("the folder name '" + identity.thing_name +
+                  "' is not a valid thing name: give one with --thing-name");
+    }
+  } else if (auto ok = crypto::check_thing_name(identity.thing_name); !ok) {
+    return prefixed(ok.error(), "--thing-name");
+  }
+  identity.serial = a.serial;
+  if (identity.serial.empty()) {
+    auto random = crypto::random_bytes(8);
+    if (!random) return tl::unexpected(random.error());
+    identity.serial = to_hex(*random);
+    for (char& c : identity.serial) c = static_cast<char>(std::toupper(c));
+  } else if (auto ok = crypto::check_device_serial(identity.serial); !ok) {
+    return prefixed(ok.error(), "--serial");
+  }
+  auto broker = device::parse_broker_endpoint(a.broker);
+  if (!broker) return prefixed(broker.error(), "--broker");
+  identity.broker = *broker;
+  if (!a.server_name.empty()) {
+    if (auto ok = crypto::check_server_name(a.server_name); !ok) {
+      return prefixed(ok.error(), "--server-name");
+    }
+    identity.broker.server_name = a.server_name;
+  }
+  if (!a.token.empty()) {
+    auto uri = keystore::Pkcs11Uri::parse(a.token);
+    if (!uri) return prefixed(uri.error(), "--token");
+    identity.token = *uri;
+  }
+  return identity;
+}
 
 Result<crypto::PublicKey> read_key(const std::string& option, const std::string& path) {
   auto pem = read_input(option + " " + path, path, kMaxKeyFileSize);
@@ -53,6 +104,8 @@ Result<device::DeviceConfig> config_from(const InitArgs& a) {
 int init_device(const InitArgs& a, const Output& out) {
   auto config = config_from(a);
   if (!config) return out.usage_error(config.error().message);
+  auto new_identity = identity_from(a);
+  if (!new_identity) return out.usage_error(new_identity.error().message);
   if (a.firmware_keys.size() > boot::kFirmwareKeySlots) {
     return out.usage_error("--firmware-key given " + std::to_string(a.firmware_keys.size()) +
                            " times; the device has " + std::to_string(boot::kFirmwareKeySlots) +
@@ -103,6 +156,13 @@ int init_device(const InitArgs& a, const Output& out) {
     return out.failure("provisioning " + dir +
                        " failed, and it was removed: " + provisioned.error().message);
   }
+  auto identity = device::make_identity(folder->dir(), *new_identity);
+  if (!identity) {
+    std::string dir = folder->dir().string();
+    device::DeviceFolder::discard(std::move(*folder));
+    return out.failure("making the identity of " + dir +
+                       " failed, and the device was removed: " + identity.error().message);
+  }
   const auto& fw = provisioned->firmware;
   const auto& bl = provisioned->bootloader;
   spdlog::info("made device {} ({} layout, {} bytes of flash)", folder->dir().string(), layout.name,
@@ -122,6 +182,12 @@ int init_device(const InitArgs& a, const Output& out) {
                         {"bootloader", boot::slot_image_json(bl)},
                         {"firmware", boot::slot_image_json(fw)}};
   doc["bootloader"].erase("key_slot");
+  const device::IdentitySettings& id = identity->settings;
+  const std::string csr_path = (folder->dir() / device::kCsrFile).string();
+  doc["identity"] = device::to_json(id);
+  doc["identity"].erase("format_version");
+  doc["identity"]["key"] = identity->key.to_string();
+  doc["identity"]["csr"] = csr_path;
   out.result("made device " + folder->dir().string() + ": " + layout.name + " flash, " +
                  std::to_string(layout.primary.size) + "-byte slots, write alignment " +
                  std::to_string(config->write_align) + ", erased value " +
@@ -131,7 +197,10 @@ int init_device(const InitArgs& a, const Output& out) {
                  ", firmware " + fw.version.to_string() + " (confirmed, key slot " +
                  std::to_string(fw.key_slot) + "); fused security counters " +
                  std::to_string(bl.security_counter) + " and " +
-                 std::to_string(fw.security_counter),
+                 std::to_string(fw.security_counter) + "\n  thing " + id.thing_name + " (serial " +
+                 id.serial + "), key generated in token '" + id.secure_element.token_label +
+                 "'; CSR in " + csr_path + "\n  next: have it certified (ironroot ca issue --csr " +
+                 csr_path + "), then ironroot-device identity install",
              doc);
   return kExitOk;
 }
@@ -180,6 +249,18 @@ void add_init_command(CLI::App& app, const Output& out, int& exit_code) {
                   "Upgrade strategy: swap (test images, revert) or overwrite (permanent only)")
       ->check(CLI::IsMember({"swap", "overwrite"}))
       ->capture_default_str();
+  cmd->add_option("--thing-name", a->thing_name,
+                  "The device's thing name: its certificate's CN and MQTT client id (default: "
+                  "the folder's name)");
+  cmd->add_option("--serial", a->serial,
+                  "The device's serial number, its certificate's serialNumber (default: random)");
+  cmd->add_option("--broker", a->broker, "The MQTT broker the firmware connects to: HOST[:PORT]")
+      ->capture_default_str();
+  cmd->add_option("--server-name", a->server_name,
+                  "The name the broker's certificate must carry (default: the broker host)");
+  cmd->add_option("--token", a->token,
+                  "An existing PKCS#11 token for the device key, as a pkcs11: URI with "
+                  "module-path and pin-source (default: a new SoftHSM2 token in the folder)");
   cmd->callback([a, &out, &exit_code] { exit_code = init_device(*a, out); });
 }
 

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_status_command(app, out, exit_code);
   add_stage_command(app, out, exit_code);
   add_revoke_key_command(app, out, exit_code);
+  add_identity_command(app, out, exit_code);
 
   return run_command_line(app, argc, argv, exit_code);
 }

@@ -7,7 +7,13 @@
 // Environment: IRONROOT_DEVICE_DIR and IRONROOT_BOOT_RECORD (set by ironroot-device run);
 // IRONROOT_FIRMWARE_REBOOT=1 (as --reboot); IRONROOT_FIRMWARE_HOLD=1 makes a test boot wait,
 // before its self-test, until standard input closes, so that tests and demos can cut its power
-// (kill -9) at a known point.
+// (kill -9) at a known point; IRONROOT_FIRMWARE_CONNECT_TIMEOUT (seconds, default 30) bounds how
+// long it tries to reach its broker.
+//
+// Once the device has a certificate, the firmware connects with its identity and publishes a
+// hello (hello.hpp). On a test boot that is part of the self-test: an update that cannot reach the
+// fleet is not confirmed, and the bootloader reverts it. A confirmed image that cannot reach it
+// says so and carries on offline.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +22,7 @@
 #include <iostream>
 #include <string>
 
+#include "hello.hpp"
 #include "ironroot/boot/slot_state.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/device/contract.hpp"
@@ -28,6 +35,8 @@ using namespace ironroot;
 
 constexpr int kExitFailure = 1;
 constexpr std::uintmax_t kMaxBootRecordSize = 1024 * 1024;
+constexpr std::chrono::seconds kDefaultConnectTimeout{30};
+constexpr unsigned long kMaxConnectTimeoutSeconds = 3600;
 
 struct BootRecord {
   std::string version;  // of this firmware, as the bootloader measured it
@@ -76,6 +85,28 @@ bool env_is_set(const char* name) {
   return value != nullptr && std::string(value) == "1";
 }
 
+Result<std::chrono::seconds> connect_timeout() {
+  const char* value = std::getenv("IRONROOT_FIRMWARE_CONNECT_TIMEOUT");
+  if (value == nullptr || *value == '\0') return kDefaultConnectTimeout;
+  char* end = nullptr;
+  const unsigned long seconds = std::strtoul(value, &end, 10);
+  if (*end != '\0' || seconds == 0 || seconds > kMaxConnectTimeoutSeconds) {
+    return fail("IRONROOT_FIRMWARE_CONNECT_TIMEOUT='" + std::string(value) +
+                "' is not a number of seconds from 1 to 3600");
+  }
+  return std::chrono::seconds(seconds);
+}
+
+// The part of the self-test that needs the network: reach the fleet, when the device is enrolled.
+Status reach_fleet(const std::string& dir, const BootRecord& record) {
+  auto timeout = connect_timeout();
+  if (!timeout) return tl::unexpected(timeout.error());
+  auto hello = firmware::say_hello(dir, {record.version, record.test_boot}, *timeout);
+  if (!hello) return prefixed(hello.error(), "reaching the fleet");
+  std::cout << hello->detail << std::endl;
+  return {};
+}
+
 int run(bool reboot) {
   const char* dir = std::getenv(device::kDeviceDirEnv);
   const char* record_path = std::getenv(device::kBootRecordEnv);
@@ -109,7 +140,17 @@ int run(bool reboot) {
     std::cerr << "error: " << folder.error().message << "\n";
     return record->test_boot ? device::kRebootExitCode : kExitFailure;
   }
-  if (auto passed = self_test(*folder, *record); !passed) {
+  Status passed = self_test(*folder, *record);
+  if (passed) {
+    auto reached = reach_fleet(dir, *record);
+    if (!reached && !record->test_boot) {
+      // A confirmed image stays: it would retry in the field; here it says so and carries on.
+      std::cout << "warning: " << reached.error().message << "; running offline" << std::endl;
+    } else {
+      passed = reached;
+    }
+  }
+  if (!passed) {
     std::cout << "self-test failed: " << passed.error().message << std::endl;
     if (record->test_boot) {
       std::cout << "not confirming " << record->version

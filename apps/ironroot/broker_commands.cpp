@@ -440,9 +440,10 @@ std::string render_config(const InitArgs& a, const fs::path& dir) {
 
 std::string render_device_acl(const InitArgs& a) {
   return "# Written by `ironroot broker init`. Each device (the CN of its certificate, its MQTT\n"
-         "# username) may publish and subscribe only under its own topics.\n"
+         "# username) may publish and subscribe only under its own topics: the device API's\n"
+         "# and its application's (things/<thing>/...).\n"
          "pattern readwrite " +
-         a.topic_prefix + "/things/%u/#\n";
+         a.topic_prefix + "/things/%u/#\npattern readwrite things/%u/#\n";
 }
 
 Status refuse_existing(const fs::path& dir) {

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "broker_process.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
 #include "ironroot/crypto/x509.hpp"
+#include "support/broker_process.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -71,8 +71,9 @@ TEST_F(BrokerCliTest, InitWritesAnMtlsConfiguration) {
   for (const std::string& line : lines) {
     EXPECT_TRUE(contains(conf, line));
   }
-  EXPECT_TRUE(contains(slurp(std::filesystem::path(broker_) / "devices.acl"),
-                       "pattern readwrite $aws/things/%u/#\n"));
+  const std::string acl = slurp(std::filesystem::path(broker_) / "devices.acl");
+  EXPECT_TRUE(contains(acl, "pattern readwrite $aws/things/%u/#\n"));
+  EXPECT_TRUE(contains(acl, "pattern readwrite things/%u/#\n"));
   // The server certificate: issued by the device CA for the loopback names, recorded in the CA.
   auto chain = crypto::Certificate::all_from_pem(
       *read_file(std::filesystem::path(broker_) / "server.crt", 1 << 20));

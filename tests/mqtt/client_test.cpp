@@ -6,9 +6,9 @@
 
 #include <cmath>
 
-#include "broker_process.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
+#include "support/broker_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace ironroot::mqtt {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "broker_process.hpp"
+#include "support/broker_process.hpp"
 #include "ironroot/keystore/token_key.hpp"
 #include "ironroot/mqtt/client.hpp"
 #include "support/process.hpp"

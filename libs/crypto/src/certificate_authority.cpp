@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
-#include <sys/random.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ironroot/crypto/random.hpp"
 #include "x509_internal.hpp"
 
 namespace ironroot::crypto {
@@ -210,19 +210,10 @@ Status check_server_name(std::string_view name) {
 }
 
 Result<std::string> random_serial_hex() {
-  std::array<unsigned char, kSerialBytes> bytes{};
-  std::size_t filled = 0;
-  while (filled < bytes.size()) {
-    ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(std::string("the operating system's random generator failed: ") +
-                  std::strerror(errno));
-    }
-    filled += static_cast<std::size_t>(n);
-  }
-  bytes[0] |= 0x80;  // exactly 128 bits long
-  return to_hex(ByteView(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  auto bytes = random_bytes(kSerialBytes);
+  if (!bytes) return tl::unexpected(bytes.error());
+  (*bytes)[0] |= std::byte{0x80};  // exactly 128 bits long
+  return to_hex(*bytes);
 }
 
 Result<CertificateAuthority> CertificateAuthority::create_root(const DistinguishedName& subject,

@@ -1,4 +1,4 @@
-#include "broker_process.hpp"
+#include "support/broker_process.hpp"
 
 #include <arpa/inet.h>
 #include <errno.h>

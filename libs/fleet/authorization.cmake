@@ -1,0 +1,1 @@
+# Device authorization (filled by its author).

@@ -1,0 +1,1 @@
+# Fleet provisioning (filled by its author).

@@ -1,0 +1,127 @@
+// The registry's schema. Released migrations are never edited: a change is a new migration.
+#include <array>
+
+#include "ironroot/fleet/registry.hpp"
+
+namespace ironroot::fleet {
+
+namespace {
+
+// Times are seconds since the Unix epoch, UTC. JSON columns hold objects written by the registry.
+constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE things (
+  name TEXT PRIMARY KEY,
+  thing_type TEXT,
+  attributes TEXT NOT NULL,
+  firmware_version TEXT,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE thing_groups (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  query TEXT,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE group_members (
+  group_name TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,
+  thing_name TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,
+  PRIMARY KEY (group_name, thing_name)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_thing ON group_members(thing_name);
+
+CREATE TABLE provisioning_templates (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  body TEXT NOT NULL,
+  enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  pre_provisioning_hook TEXT,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE ca_certificates (
+  id TEXT PRIMARY KEY,
+  pem TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'INACTIVE')),
+  subject TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  provisioning_template TEXT REFERENCES provisioning_templates(name),
+  auto_registration INTEGER NOT NULL CHECK (auto_registration IN (0, 1)),
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ca_certificates_by_subject ON ca_certificates(subject);
+CREATE INDEX ca_certificates_by_template ON ca_certificates(provisioning_template);
+
+CREATE TABLE certificates (
+  id TEXT PRIMARY KEY,
+  pem TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_ACTIVATION')),
+  ca_id TEXT REFERENCES ca_certificates(id),
+  subject TEXT NOT NULL,
+  common_name TEXT NOT NULL,
+  serial_hex TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX certificates_by_status ON certificates(status, id);
+CREATE INDEX certificates_by_ca ON certificates(ca_id, id);
+
+CREATE TABLE thing_principals (
+  certificate_id TEXT NOT NULL REFERENCES certificates(id),
+  thing_name TEXT NOT NULL REFERENCES things(name),
+  PRIMARY KEY (certificate_id, thing_name)
+) WITHOUT ROWID;
+CREATE INDEX thing_principals_by_thing ON thing_principals(thing_name);
+
+CREATE TABLE policies (
+  name TEXT PRIMARY KEY,
+  document TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE certificate_policies (
+  policy_name TEXT NOT NULL REFERENCES policies(name),
+  certificate_id TEXT NOT NULL REFERENCES certificates(id),
+  PRIMARY KEY (certificate_id, policy_name)
+) WITHOUT ROWID;
+CREATE INDEX certificate_policies_by_policy ON certificate_policies(policy_name);
+
+CREATE TABLE group_policies (
+  policy_name TEXT NOT NULL REFERENCES policies(name),
+  group_name TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,
+  PRIMARY KEY (group_name, policy_name)
+) WITHOUT ROWID;
+CREATE INDEX group_policies_by_policy ON group_policies(policy_name);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  details TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_target ON audit_log(target_type, target_id, id);
+CREATE INDEX audit_log_by_time ON audit_log(at, id);
+)sql";
+
+constexpr std::array<Migration, 1> kMigrations{kVersion1};
+
+}  // namespace
+
+std::span<const Migration> registry_migrations() {
+  return kMigrations;
+}
+
+}  // namespace ironroot::fleet

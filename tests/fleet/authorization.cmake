@@ -1,0 +1,1 @@
+# Tests of device authorization and the broker plugin (filled by its author).

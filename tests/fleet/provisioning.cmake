@@ -1,0 +1,1 @@
+# Tests of fleet provisioning (filled by its author).
