@@ -7,8 +7,9 @@
 
 namespace ironroot::cli {
 
-// Adds --log-level and --log-format to `app`; once the command line is parsed, makes a stderr
-// logger named `name` spdlog's default.
-void add_logging_options(CLI::App& app, const std::string& name);
+// Adds --log-level (default `default_level`) and --log-format to `app`; once the command line is
+// parsed, makes a thread-safe stderr logger named `name` spdlog's default.
+void add_logging_options(CLI::App& app, const std::string& name,
+                         const std::string& default_level = "warn");
 
 }  // namespace ironroot::cli

@@ -3,6 +3,7 @@
 
 #include "broker_commands.hpp"
 #include "ca_commands.hpp"
+#include "fleet_commands.hpp"
 #include "image_commands.hpp"
 #include "logging.hpp"
 #include "output.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   add_image_commands(app, out, exit_code);
   add_ca_commands(app, out, exit_code);
   add_broker_commands(app, out, exit_code);
+  add_fleet_commands(app, out, exit_code);
 
   return run_command_line(app, argc, argv, exit_code);
 }

@@ -1,1 +1,6 @@
-# Tests of fleet provisioning (filled by its author).
+# Tests of fleet provisioning: templates, pre-provisioning hooks (a real shell script and a real
+# cpp-httplib server on a loopback port), and the service over a real SQLite registry and CA.
+ironroot_test(fleet_provisioning_test
+  SOURCES provisioning_template_test.cpp provisioning_hook_test.cpp
+          provisioning_service_test.cpp provisioning_just_in_time_test.cpp
+  DEPENDS ironroot::fleet ironroot::crypto PkgConfig::HTTPLIB Threads::Threads)

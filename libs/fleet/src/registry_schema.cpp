@@ -116,7 +116,22 @@ CREATE INDEX audit_log_by_target ON audit_log(target_type, target_id, id);
 CREATE INDEX audit_log_by_time ON audit_log(at, id);
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations{kVersion1};
+// Fleet provisioning's certificate ownership tokens: only the SHA-256 of each token is kept.
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE certificate_ownership_tokens (
+  token_hash TEXT PRIMARY KEY,
+  certificate_id TEXT NOT NULL REFERENCES certificates(id),
+  claim_certificate_id TEXT NOT NULL REFERENCES certificates(id),
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX certificate_ownership_tokens_by_expiry ON certificate_ownership_tokens(expires_at);
+CREATE INDEX certificate_ownership_tokens_by_certificate
+  ON certificate_ownership_tokens(certificate_id);
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations{kVersion1, kVersion2};
 
 }  // namespace
 

@@ -104,6 +104,90 @@ struct AuditFilter {
   std::optional<Time> since;  // entries at or after this time
 };
 
+// --- Fleet provisioning (provisioning.hpp applies templates through these) ---
+
+// A certificate ownership token as the registry keeps it: only the SHA-256 of the token, never
+// the token itself. Single use; bound to the certificate it was issued with and to the claim
+// certificate that asked for it.
+struct OwnershipToken {
+  std::string token_hash;  // lower-case hex SHA-256 of the token text
+  std::string certificate_id;
+  std::string claim_certificate_id;
+  Time expires_at{};
+  std::optional<Time> used_at;  // set when provisioning consumed it
+  Time created_at{};
+
+  friend bool operator==(const OwnershipToken&, const OwnershipToken&) = default;
+};
+
+struct NewOwnershipToken {
+  std::string token_hash;  // 64 hex digits
+  std::string claim_certificate_id;
+  Time expires_at{};  // REQUIRES: after now
+};
+
+// What provisioning does to a property of a thing that already exists (AWS IoT's
+// OverrideSettings). A thing that does not exist yet is created with every property given.
+enum class OverrideAction {
+  do_nothing,  // keep the thing's value
+  replace,     // take the template's value
+  fail,        // refuse (conflict) when the thing's value differs from the template's
+  merge,       // attributes and groups only: add the template's, keep the others
+};
+
+// The thing a provisioning creates or updates. Absent optionals: the template does not say.
+struct ThingProvisioning {
+  std::string name;
+  std::optional<std::string> thing_type;
+  OverrideAction thing_type_override = OverrideAction::do_nothing;
+  std::optional<Attributes> attributes;
+  OverrideAction attributes_override = OverrideAction::do_nothing;
+  std::optional<std::vector<std::string>> groups;  // static groups; each must exist
+  OverrideAction groups_override = OverrideAction::do_nothing;
+};
+
+// A policy to attach to the provisioned certificate: an existing one by name, or, with a
+// document, one created under `name` unless a policy of that name with the same document exists.
+struct PolicyProvisioning {
+  std::string name;
+  std::optional<std::string> document;
+
+  friend bool operator==(const PolicyProvisioning&, const PolicyProvisioning&) = default;
+};
+
+// Everything one provisioning changes, applied in one transaction by Registry::provision.
+struct ProvisioningPlan {
+  // Fleet provisioning: the ownership token (by hash) that proves the caller holds the
+  // certificate; it must be unused, unexpired, for `certificate_id` and for this claim
+  // certificate, and is consumed with the rest.
+  struct TokenUse {
+    std::string token_hash;
+    std::string claim_certificate_id;
+  };
+  std::optional<TokenUse> token;
+  // Just-in-time provisioning: register this certificate (issued by registered CA `ca_id`)
+  // first. Its id must be `certificate_id`.
+  struct Registration {
+    std::string pem;
+    std::string ca_id;
+  };
+  std::optional<Registration> registration;
+  std::string certificate_id;  // the certificate being provisioned
+  // Its new status. A certificate still PENDING_ACTIVATION always takes it (it has no status of
+  // its own yet); otherwise `status_override` decides. REVOKED is refused.
+  CertificateStatus certificate_status = CertificateStatus::active;
+  OverrideAction status_override = OverrideAction::replace;
+  ThingProvisioning thing;  // the certificate is attached to it
+  std::vector<PolicyProvisioning> policies;
+};
+
+struct ProvisionedThing {
+  Thing thing;  // as it is after provisioning
+  CertificateRecord certificate;
+  std::vector<std::string> groups;    // the thing's static groups after provisioning, sorted
+  std::vector<std::string> policies;  // attached to the certificate by this provisioning
+};
+
 namespace detail {
 struct Change;
 }
@@ -226,6 +310,27 @@ class Registry {
   // Refused (conflict) while a registered CA uses it for just-in-time provisioning.
   RegistryResult<void> delete_template(std::string_view actor, std::string_view name);
 
+  // --- Fleet provisioning ---
+  // Registers a certificate that registered CA `ca_id` just issued, PENDING_ACTIVATION (as AWS
+  // IoT's CreateCertificateFromCsr leaves it), together with its ownership token, in one
+  // transaction. Tokens that expired before now are purged on the way. Refused: a certificate not
+  // signed by `ca_id` (invalid), an unknown CA or claim certificate (not_found), a token hash
+  // that is not 64 hex digits or an expiry not after now (invalid).
+  RegistryResult<CertificateRecord> register_certificate_with_token(std::string_view actor,
+                                                                    std::string_view pem,
+                                                                    std::string_view ca_id,
+                                                                    const NewOwnershipToken& token);
+  // The token with this hash; nullopt when there is none (never issued, or purged after expiry).
+  RegistryResult<std::optional<OwnershipToken>> find_ownership_token(std::string_view token_hash);
+  // Applies `plan` in one transaction: token consumption, certificate registration, thing
+  // creation or update, static group membership, certificate status and attachment, policy
+  // creation and attachment; each change gets its audit entry. Any refusal changes nothing.
+  // Refused: a bad, used, expired or foreign token (conflict, message starting
+  // "certificate ownership token"); an invalid name or value (invalid); an unknown certificate,
+  // group or policy (not_found); a dynamic group (invalid); a FAIL override whose value differs,
+  // a REVOKED certificate, a policy name whose document differs (conflict).
+  RegistryResult<ProvisionedThing> provision(std::string_view actor, const ProvisioningPlan& plan);
+
   // --- Audit log ---
   // Oldest first.
   RegistryResult<Listing<AuditEntry>> list_audit(const AuditFilter& filter, const Page& page);
@@ -241,6 +346,19 @@ class Registry {
 
   Database db_;
   Clock clock_;
+
+ public:
+  // --- Change detection (registry_change_counter.cpp; used by authorization.hpp) ---
+  // Two values that, read twice, differ when the database may have changed in between: a
+  // commit by any other connection, in this process or another (SQLite's PRAGMA data_version),
+  // or a row changed through this one (sqlite3_total_changes64). Equal values mean nothing
+  // changed. Cheap: no table is read.
+  struct ChangeCounter {
+    std::int64_t data_version = 0;
+    std::int64_t local_changes = 0;
+    friend bool operator==(const ChangeCounter&, const ChangeCounter&) = default;
+  };
+  RegistryResult<ChangeCounter> change_counter();
 };
 
 }  // namespace ironroot::fleet

@@ -1,0 +1,151 @@
+#include "device_api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "ironroot/protocol/provisioning.hpp"
+
+namespace ironroot::service {
+
+namespace {
+
+namespace errors = protocol::provisioning_errors;
+
+// A bound on requests waiting for the worker: beyond it, requests are refused with a log line
+// rather than queued without limit (the devices retry).
+constexpr std::size_t kMaxQueuedRequests = 10'000;
+
+// Decodes a request's payload, or the ErrorResponse that refuses it.
+template <class Request>
+Result<Request, protocol::ErrorResponse> decode(ByteView payload, protocol::PayloadFormat format) {
+  auto request = protocol::decode_message<Request>(payload, format);
+  if (!request) {
+    return tl::unexpected(
+        protocol::ErrorResponse::make(errors::kInvalidPayload, request.error().message));
+  }
+  return std::move(*request);
+}
+
+}  // namespace
+
+std::optional<DeviceRequest> parse_device_request_topic(std::string_view topic) {
+  if (!topic.starts_with(kFromPrefix)) return std::nullopt;
+  topic.remove_prefix(kFromPrefix.size());
+  const auto client_end = topic.find('/');
+  if (client_end == std::string_view::npos || client_end == 0) return std::nullopt;
+  const auto certificate_end = topic.find('/', client_end + 1);
+  if (certificate_end == std::string_view::npos || certificate_end == client_end + 1) {
+    return std::nullopt;
+  }
+  DeviceRequest request{std::string(topic.substr(0, client_end)),
+                        std::string(topic.substr(client_end + 1, certificate_end - client_end - 1)),
+                        std::string(topic.substr(certificate_end + 1))};
+  if (request.topic.empty()) return std::nullopt;
+  return request;
+}
+
+DeviceApi::DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca,
+                     mqtt::Client& fleet, protocol::TopicPrefix prefix)
+    : provisioning_(registry, ca), fleet_(fleet), prefix_(std::move(prefix)) {
+  worker_ = std::thread([this] { work(); });
+}
+
+DeviceApi::~DeviceApi() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    queued_.notify_all();
+  }
+  worker_.join();
+}
+
+std::vector<std::string> DeviceApi::subscriptions() const {
+  return {std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/certificates/#",
+          std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/provisioning-templates/#"};
+}
+
+void DeviceApi::enqueue(const mqtt::Message& message) {
+  std::lock_guard lock(mutex_);
+  if (queue_.size() >= kMaxQueuedRequests) {
+    spdlog::warn("device requests: {} waiting; refusing one on {}", queue_.size(), message.topic);
+    return;
+  }
+  queue_.push_back(message);
+  queued_.notify_one();
+}
+
+void DeviceApi::work() {
+  for (;;) {
+    mqtt::Message message;
+    {
+      std::unique_lock lock(mutex_);
+      queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      message = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    handle(message);
+  }
+}
+
+void DeviceApi::reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload) {
+  const std::string relay = std::string(kToPrefix) + to.client_id + "/" + topic;
+  if (auto sent = fleet_.publish(relay, payload, 1); !sent) {
+    spdlog::error("cannot reply to {} on {}: {}", to.client_id, topic, sent.error().message);
+  }
+}
+
+void DeviceApi::handle(const mqtt::Message& message) {
+  auto request = parse_device_request_topic(message.topic);
+  if (!request) {
+    spdlog::warn("ignoring a message on {}: not a device request", message.topic);
+    return;
+  }
+  auto topic = protocol::parse_provisioning_topic(prefix_, request->topic);
+  if (!topic || topic->reply != protocol::Reply::none) {
+    spdlog::warn("ignoring {} from {}: not a provisioning request", request->topic,
+                 request->client_id);
+    return;
+  }
+  const protocol::PayloadFormat format = topic->format;
+  auto send = [&](const auto& outcome) {
+    const bool accepted = outcome.has_value();
+    auto reply_name = protocol::provisioning_topic(
+        prefix_, protocol::reply_topic(
+                     *topic, accepted ? protocol::Reply::accepted : protocol::Reply::rejected));
+    if (!reply_name) {
+      spdlog::error("no reply topic for {}: {}", request->topic, reply_name.error().message);
+      return;
+    }
+    if (accepted) {
+      this->reply(*request, *reply_name, protocol::encode_message(*outcome, format));
+      spdlog::info("{} for {} (certificate {}): accepted", request->topic, request->client_id,
+                   request->certificate_id);
+    } else {
+      this->reply(*request, *reply_name, protocol::encode_message(outcome.error(), format));
+      spdlog::warn("{} for {} (certificate {}): rejected, {} {}: {}", request->topic,
+                   request->client_id, request->certificate_id, outcome.error().status_code,
+                   outcome.error().error_code, outcome.error().error_message);
+    }
+  };
+
+  switch (topic->kind) {
+    case protocol::ProvisioningApi::create_certificate_from_csr: {
+      auto decoded = decode<protocol::CreateCertificateFromCsrRequest>(message.payload, format);
+      if (!decoded) return send(decoded);
+      return send(provisioning_.create_certificate_from_csr(request->certificate_id, *decoded));
+    }
+    case protocol::ProvisioningApi::create_keys_and_certificate: {
+      auto decoded = decode<protocol::CreateKeysAndCertificateRequest>(message.payload, format);
+      if (!decoded) return send(decoded);
+      return send(provisioning_.create_keys_and_certificate(request->certificate_id));
+    }
+    case protocol::ProvisioningApi::register_thing: {
+      auto decoded = decode<protocol::RegisterThingRequest>(message.payload, format);
+      if (!decoded) return send(decoded);
+      return send(provisioning_.register_thing(request->certificate_id, topic->template_name,
+                                               *decoded, request->client_id));
+    }
+  }
+}
+
+}  // namespace ironroot::service

@@ -1,0 +1,69 @@
+// The device-facing MQTT API of the fleet service (AWS IoT's reserved topics), now fleet
+// provisioning. The broker plugin hands every device request to the fleet connection as
+// `$ironroot/from/<clientId>/<certificateId>/<topic>` (docs/broker-plugin.md), so the service knows
+// who asks; replies go back through `$ironroot/to/<clientId>/<reply topic>`, which the plugin
+// delivers to that client alone, subscribed or not, as AWS IoT does.
+//
+// Requests are handled one at a time on a worker thread of their own, not on the MQTT network
+// thread: a pre-provisioning hook may take up to its timeout.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "ironroot/crypto/certificate_authority.hpp"
+#include "ironroot/fleet/provisioning.hpp"
+#include "ironroot/fleet/registry.hpp"
+#include "ironroot/mqtt/client.hpp"
+#include "ironroot/protocol/topics.hpp"
+
+namespace ironroot::service {
+
+inline constexpr std::string_view kFromPrefix = "$ironroot/from/";
+inline constexpr std::string_view kToPrefix = "$ironroot/to/";
+inline constexpr std::string_view kRegistryChangedTopic = "$ironroot/registry/changed";
+
+// A device request as the plugin delivers it.
+struct DeviceRequest {
+  std::string client_id;
+  std::string certificate_id;
+  std::string topic;  // the topic the device published on
+};
+
+// Takes `$ironroot/from/<clientId>/<certificateId>/<topic>` apart; nullopt for anything else.
+std::optional<DeviceRequest> parse_device_request_topic(std::string_view topic);
+
+class DeviceApi {
+ public:
+  // `registry` is this API's own connection (the REST API has another); it, `ca` and `fleet` must
+  // outlive the DeviceApi.
+  DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca, mqtt::Client& fleet,
+            protocol::TopicPrefix prefix);
+  ~DeviceApi();  // finishes the request in hand, drops the rest
+  DeviceApi(const DeviceApi&) = delete;
+  DeviceApi& operator=(const DeviceApi&) = delete;
+
+  // The filters the fleet connection subscribes to.
+  std::vector<std::string> subscriptions() const;
+  // Queues a message from the fleet connection (called on its network thread).
+  void enqueue(const mqtt::Message& message);
+
+ private:
+  void work();
+  void handle(const mqtt::Message& message);
+  void reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload);
+
+  fleet::ProvisioningService provisioning_;
+  mqtt::Client& fleet_;
+  protocol::TopicPrefix prefix_;
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<mqtt::Message> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace ironroot::service

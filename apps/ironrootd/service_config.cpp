@@ -1,0 +1,219 @@
+#include "service_config.hpp"
+
+#include <toml++/toml.h>
+
+#include <set>
+
+#include "ironroot/crypto/certificate_authority.hpp"
+
+namespace ironroot::service {
+
+namespace {
+
+constexpr std::string_view kDefaultConfig =
+    R"(# ironrootd configuration. Every key is optional; these are the defaults.
+
+# The folder that holds all of ironrootd's state: the registry (SQLite), the CA, the broker's
+# configuration and the operator API token.
+data_dir = "ironroot-data"
+
+[api]
+# The REST API for operators (the `ironroot` CLI). Localhost only unless you put TLS in front.
+bind = "127.0.0.1"
+port = 8443
+
+[broker]
+# Run Mosquitto as part of ironrootd, with a configuration written into the data folder.
+embedded = true
+mosquitto = "/usr/sbin/mosquitto"
+bind = "127.0.0.1"
+# Devices connect here with mutual TLS; AWS's SDK demos hard-code 8883.
+port = 8883
+# ironrootd's own connection, with the fleet identity.
+fleet_port = 8884
+# Names in the broker's certificate, which devices check against their endpoint.
+# Empty: localhost, 127.0.0.1, ::1 and bind.
+server_names = []
+# Mosquitto drops to this user when started as root.
+user = "mosquitto"
+# The ironroot broker plugin, which authorizes every device against the registry.
+# Empty: the one built with ironrootd.
+plugin = ""
+topic_prefix = "$aws"
+
+[ca]
+# The CAs' organisation name.
+name = "ironroot"
+device_validity_days = 365
+)";
+
+std::string where(const toml::node& node, std::string_view key, std::string_view origin) {
+  return std::string(origin) + ": " + std::string(key) + " (line " +
+         std::to_string(node.source().begin.line) + ")";
+}
+
+// Reads one table's keys into `fields`, refusing keys it does not know.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix, std::string_view origin)
+      : table_(table), prefix_(std::move(prefix)), origin_(origin) {}
+
+  Status string(std::string_view key, std::string& value) {
+    return read(key, [&](const toml::node& n) -> Status {
+      if (!n.is_string()) return fail(where(n, name(key), origin_) + " must be a string");
+      value = *n.value<std::string>();
+      return {};
+    });
+  }
+  Status boolean(std::string_view key, bool& value) {
+    return read(key, [&](const toml::node& n) -> Status {
+      if (!n.is_boolean()) return fail(where(n, name(key), origin_) + " must be true or false");
+      value = *n.value<bool>();
+      return {};
+    });
+  }
+  template <class Int>
+  Status integer(std::string_view key, Int& value, std::int64_t min, std::int64_t max) {
+    return read(key, [&](const toml::node& n) -> Status {
+      if (!n.is_integer()) return fail(where(n, name(key), origin_) + " must be a whole number");
+      const std::int64_t v = *n.value<std::int64_t>();
+      if (v < min || v > max) {
+        return fail(where(n, name(key), origin_) + " must be " + std::to_string(min) + " to " +
+                    std::to_string(max) + ", not " + std::to_string(v));
+      }
+      value = static_cast<Int>(v);
+      return {};
+    });
+  }
+  Status strings(std::string_view key, std::vector<std::string>& value) {
+    return read(key, [&](const toml::node& n) -> Status {
+      const toml::array* array = n.as_array();
+      if (array == nullptr) return fail(where(n, name(key), origin_) + " must be an array");
+      value.clear();
+      for (const toml::node& item : *array) {
+        if (!item.is_string()) {
+          return fail(where(item, name(key), origin_) + " must hold strings only");
+        }
+        value.push_back(*item.value<std::string>());
+      }
+      return {};
+    });
+  }
+  // Fails on any key of the table that no call above asked for.
+  Status no_unknown_keys() const {
+    for (const auto& [key, node] : table_) {
+      if (node.is_table()) continue;  // sections are checked by their own reader
+      if (!known_.contains(std::string(key.str()))) {
+        return fail(where(node, name(key.str()), origin_) +
+                    " is not a known key; see `ironrootd --print-default-config`");
+      }
+    }
+    return {};
+  }
+
+ private:
+  std::string name(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+  }
+  template <class F>
+  Status read(std::string_view key, F&& f) {
+    known_.insert(std::string(key));
+    const toml::node* node = table_.get(key);
+    return node == nullptr ? Status{} : f(*node);
+  }
+
+  const toml::table& table_;
+  std::string prefix_;
+  std::string_view origin_;
+  std::set<std::string> known_;
+};
+
+constexpr std::int64_t kMaxPort = 65535;
+
+Status read_api(const toml::table& t, std::string_view origin, ApiConfig& api) {
+  TableReader r(t, "api", origin);
+  for (Status s : {r.string("bind", api.bind), r.integer("port", api.port, 1, kMaxPort)}) {
+    if (!s) return s;
+  }
+  return r.no_unknown_keys();
+}
+
+Status read_broker(const toml::table& t, std::string_view origin, BrokerConfig& b) {
+  TableReader r(t, "broker", origin);
+  for (Status s : {r.boolean("embedded", b.embedded), r.string("mosquitto", b.mosquitto),
+                   r.string("bind", b.bind), r.integer("port", b.port, 1, kMaxPort),
+                   r.integer("fleet_port", b.fleet_port, 1, kMaxPort),
+                   r.strings("server_names", b.server_names), r.string("user", b.user),
+                   r.string("topic_prefix", b.topic_prefix), r.string("plugin", b.plugin)}) {
+    if (!s) return s;
+  }
+  return r.no_unknown_keys();
+}
+
+Status read_ca(const toml::table& t, std::string_view origin, CaConfig& ca) {
+  TableReader r(t, "ca", origin);
+  for (Status s : {r.string("name", ca.name),
+                   r.integer("device_validity_days", ca.device_validity_days, 1, 36500)}) {
+    if (!s) return s;
+  }
+  return r.no_unknown_keys();
+}
+
+}  // namespace
+
+std::string_view default_config_text() {
+  return kDefaultConfig;
+}
+
+Result<ServiceConfig> parse_service_config(std::string_view text, std::string_view origin) {
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    return fail(std::string(origin) + " (line " + std::to_string(e.source().begin.line) +
+                "): " + std::string(e.description()));
+  }
+  ServiceConfig config;
+  std::string data_dir = config.data_dir.string();
+  TableReader top(root, "", origin);
+  if (auto ok = top.string("data_dir", data_dir); !ok) return tl::unexpected(ok.error());
+  config.data_dir = data_dir;
+  for (const auto& [key, node] : root) {
+    const std::string name(key.str());
+    if (!node.is_table()) continue;
+    const toml::table& table = *node.as_table();
+    Status read = name == "api"      ? read_api(table, origin, config.api)
+                  : name == "broker" ? read_broker(table, origin, config.broker)
+                  : name == "ca"     ? read_ca(table, origin, config.ca)
+                                     : fail(where(node, "[" + name + "]", origin) +
+                                            " is not a known section (api, broker, ca)");
+    if (!read) return tl::unexpected(read.error());
+  }
+  if (auto ok = top.no_unknown_keys(); !ok) return tl::unexpected(ok.error());
+  return config;
+}
+
+Status check_service_config(const ServiceConfig& c) {
+  if (c.data_dir.empty()) return fail("data_dir is empty");
+  for (auto [key, value] : {std::pair{"api.bind", &c.api.bind}, {"broker.bind", &c.broker.bind}}) {
+    if (auto ok = crypto::check_server_name(*value); !ok) {
+      return prefixed(ok.error(), key);
+    }
+  }
+  for (const std::string& name : c.broker.server_names) {
+    if (auto ok = crypto::check_server_name(name); !ok) {
+      return prefixed(ok.error(), "broker.server_names");
+    }
+  }
+  if (c.broker.embedded && c.broker.port == c.broker.fleet_port) {
+    return fail("broker.port and broker.fleet_port are both " + std::to_string(c.broker.port));
+  }
+  if (c.broker.embedded && c.api.bind == c.broker.bind &&
+      (c.api.port == c.broker.port || c.api.port == c.broker.fleet_port)) {
+    return fail("api.port " + std::to_string(c.api.port) + " is also a broker port");
+  }
+  if (c.ca.name.empty()) return fail("ca.name is empty");
+  return {};
+}
+
+}  // namespace ironroot::service
