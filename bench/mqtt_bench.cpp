@@ -18,7 +18,7 @@
 #include "ironroot/keystore/token_certificates.hpp"
 #include "ironroot/keystore/token_key.hpp"
 #include "ironroot/mqtt/client.hpp"
-#include "mqtt/broker_process.hpp"
+#include "support/broker_process.hpp"
 #include "support/process.hpp"
 #include "support/softhsm_token.hpp"
 #include "support/temp_dir.hpp"
