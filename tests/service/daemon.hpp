@@ -63,8 +63,10 @@ class Daemon {
     ::close(err[1]);
     err_ = err[0];
   }
+  // A clean stop (SIGTERM), so that the Mosquitto the service runs stops with it: a SIGKILL
+  // would leave it running, as it does after kill -9 in production.
   ~Daemon() {
-    if (pid_ > 0) kill(SIGKILL);
+    if (pid_ > 0) kill(SIGTERM);
     ::close(err_);
   }
   // Reads the log until a line contains `part` (true) or the log ends (false).
