@@ -2,7 +2,8 @@
 // and broker plugin; the operator's set-up through the REST API (claim certificate, policies,
 // template); a device whose SoftHSM2 token holds the claim identity, running the device agent's
 // provision_by_claim: CSR from a key made in the token, certificate from ironrootd's CA,
-// RegisterThing through the template, then a connection as itself.
+// RegisterThing through the template, then a connection as itself; revoked through the REST API,
+// it is disconnected at once.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <sys/stat.h>
@@ -15,6 +16,8 @@
 #include "ironroot/crypto/x509.hpp"
 #include "ironroot/keystore/token_certificates.hpp"
 #include "ironroot/keystore/token_key.hpp"
+#include "ironroot/mqtt/client.hpp"
+#include "ironroot/mqtt/tls.hpp"
 #include "support/broker_process.hpp"
 #include "support/process.hpp"
 #include "support/softhsm_token.hpp"
@@ -141,7 +144,7 @@ class ProvisioningE2E : public ::testing::Test {
   std::string claim_id_;
 };
 
-TEST_F(ProvisioningE2E, ADeviceProvisionsItselfByClaimAndConnectsAsItself) {
+TEST_F(ProvisioningE2E, ADeviceProvisionsItselfByClaimAndIsDisconnectedWhenRevoked) {
   ASSERT_NO_FATAL_FAILURE(make_claim_identity());
   call("POST", "/v1/policies", {{"policyName", "DevicePolicy"}, {"policyDocument", kDevicePolicy}},
        201);
@@ -172,6 +175,30 @@ TEST_F(ProvisioningE2E, ADeviceProvisionsItselfByClaimAndConnectsAsItself) {
   EXPECT_EQ(to_hex(identity->certificate.fingerprint()), report->certificate_id);
   // The service says what it did.
   EXPECT_TRUE(daemon_->wait_for_log("provision/cbor for sensor-42")) << daemon_->log();
+
+  // The device online as itself; the operator revokes its certificate through the REST API, and
+  // the broker disconnects it at once and refuses it afterwards.
+  auto tls_settings = mqtt::tls_settings_from_token(token_uri(), "127.0.0.1");
+  ASSERT_TRUE(tls_settings) << tls_settings.error().message;
+  auto tls = mqtt::TlsContext::create(*tls_settings);
+  ASSERT_TRUE(tls) << tls.error().message;
+  mqtt::ClientOptions options;
+  options.host = "127.0.0.1";
+  options.port = ports_.broker;
+  options.client_id = "sensor-42";
+  options.tls = *tls;
+  options.backoff = {50ms, 200ms, 2.0, 0.5};
+  auto device = mqtt::Client::create(std::move(options));
+  ASSERT_TRUE(device) << device.error().message;
+  (*device)->start();
+  ASSERT_TRUE((*device)->wait_connected(20s)) << daemon_->log();
+  call("PUT", "/v1/certificates/" + report->certificate_id + "/status", {{"status", "REVOKED"}});
+  EXPECT_TRUE((*device)->wait_until(
+      [](const mqtt::ClientStats& s) { return s.connection_losses >= 1 && !s.connected; }, 20s));
+  // Later attempts are refused at CONNECT.
+  EXPECT_TRUE((*device)->wait_until(
+      [](const mqtt::ClientStats& s) { return s.failed_attempts >= 2 && !s.connected; }, 20s));
+  (*device)->stop();
 }
 
 }  // namespace
