@@ -7,15 +7,13 @@
 #include "ironroot/core/file.hpp"
 #include "ironroot/keystore/token_certificates.hpp"
 #include "ironroot/keystore/token_key.hpp"
+#include "support/own_process.hpp"
 
 namespace ironroot::testing {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-// Set once a test of this fixture ran in this process.
-bool process_used = false;
 
 crypto::Certificate certificate_file(const std::filesystem::path& path) {
   auto data = read_file(path, 1 << 20);
@@ -28,14 +26,10 @@ crypto::Certificate certificate_file(const std::filesystem::path& path) {
 }  // namespace
 
 void ProvisioningTest::SetUp() {
-  if (process_used) {
-    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::string name = std::string(test->test_suite_name()) + "." + test->name();
-    ProcessResult child = run_process({"/proc/self/exe", "--gtest_filter=" + name});
-    ASSERT_EQ(child.exit_code, 0) << "in a child process:\n" << child.out << child.err;
-    GTEST_SKIP() << name << " passed in a child process of its own";
+  if (auto child = run_in_own_process()) {
+    ASSERT_EQ(child->exit_code, 0) << "in a child process:\n" << child->out << child->err;
+    GTEST_SKIP() << "passed in a child process of its own";
   }
-  process_used = true;
   // Mosquitto, started as root, runs as user mosquitto: it must be able to enter the folders.
   ::chmod(dir_.path().c_str(), 0755);
   port_ = free_port();

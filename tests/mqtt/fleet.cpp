@@ -7,6 +7,7 @@
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/x509.hpp"
 #include "ironroot/keystore/token_certificates.hpp"
+#include "support/own_process.hpp"
 
 namespace ironroot::testing {
 
@@ -26,26 +27,12 @@ std::string text_of(const mqtt::Message& message) {
   return std::string(as_chars(message.payload));
 }
 
-namespace {
-
-// Set once a test of this fixture ran in this process.
-bool process_used = false;
-
-}  // namespace
-
 void MqttFleetTest::SetUp() {
-  // OpenSSL's pkcs11 engine (libp11 0.4.12) keeps its module initialised until the process
-  // exits, and SoftHSM2 reads its token store when it is initialised: so each test needs a
-  // process of its own. ctest gives it one; run directly, this binary runs each further test in
-  // a child process of its own and reports that child's verdict.
-  if (process_used) {
-    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    const std::string name = std::string(test->test_suite_name()) + "." + test->name();
-    ProcessResult child = run_process({"/proc/self/exe", "--gtest_filter=" + name});
-    ASSERT_EQ(child.exit_code, 0) << "in a child process:\n" << child.out << child.err;
-    GTEST_SKIP() << name << " passed in a child process of its own";
+  // Each test needs a process of its own (support/own_process.hpp).
+  if (auto child = run_in_own_process()) {
+    ASSERT_EQ(child->exit_code, 0) << "in a child process:\n" << child->out << child->err;
+    GTEST_SKIP() << "passed in a child process of its own";
   }
-  process_used = true;
   // Mosquitto, started as root, runs as user mosquitto: it must be able to enter the folders.
   ::chmod(dir_.path().c_str(), 0755);
   port_ = free_port();

@@ -92,63 +92,70 @@ RegistryResult<std::optional<CertificateRecord>> load_certificate(Database& db,
   return std::optional<CertificateRecord>(std::move(*record));
 }
 
+RegistryResult<CertificateRecord> insert_certificate(Database& db, const crypto::Certificate& cert,
+                                                     const std::optional<std::string>& ca_id,
+                                                     CertificateStatus status, Time now,
+                                                     Change& change) {
+  auto constraints = cert.extensions().basic_constraints;
+  if (constraints && constraints->ca) {
+    return invalid("certificate " + cert.subject() +
+                   " is a CA certificate (basicConstraints CA:TRUE): register it as a CA");
+  }
+  auto name = cert.subject_name();
+  if (!name) return invalid("certificate subject: " + name.error().message);
+  CertificateRecord record;
+  record.id = to_hex(cert.fingerprint());
+  auto existing = load_certificate(db, record.id);
+  if (!existing) return tl::unexpected(existing.error());
+  if (*existing) return already_exists("certificate " + record.id + " is already registered");
+  auto issuer = find_issuer(db, cert, ca_id);
+  if (!issuer) return tl::unexpected(issuer.error());
+  record.pem = cert.pem();
+  record.status = status;
+  record.ca_id = *issuer;
+  record.subject = cert.subject();
+  record.common_name = name->common_name;
+  record.serial_hex = cert.serial_hex();
+  record.not_before = cert.not_before();
+  record.not_after = cert.not_after();
+  record.created_at = now;
+  auto stmt = db.prepare("INSERT INTO certificates (" + std::string(kCertificateColumns) +
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!stmt) return internal(stmt.error());
+  stmt->bind(1, record.id)
+      .bind(2, record.pem)
+      .bind(3, certificate_status_name(record.status))
+      .bind(4, record.ca_id)
+      .bind(5, record.subject)
+      .bind(6, record.common_name)
+      .bind(7, record.serial_hex)
+      .bind(8, to_db(record.not_before))
+      .bind(9, to_db(record.not_after))
+      .bind(10, to_db(record.created_at));
+  if (auto ok = stmt->run(); !ok) return internal(ok.error());
+  change = {"certificate.register",
+            "certificate",
+            record.id,
+            {{"status", certificate_status_name(record.status)},
+             {"caId", record.ca_id.value_or("")},
+             {"subject", record.subject},
+             {"serial", record.serial_hex}}};
+  return record;
+}
+
 RegistryResult<CertificateRecord> Registry::register_certificate(std::string_view actor,
                                                                  std::string_view pem,
                                                                  CertificateStatus status,
                                                                  std::optional<std::string> ca_id) {
   auto cert = parse_one_certificate("certificate", pem);
   if (!cert) return tl::unexpected(cert.error());
-  auto constraints = cert->extensions().basic_constraints;
-  if (constraints && constraints->ca) {
-    return invalid("certificate " + cert->subject() +
-                   " is a CA certificate (basicConstraints CA:TRUE): register it as a CA");
-  }
-  auto name = cert->subject_name();
-  if (!name) return invalid("certificate subject: " + name.error().message);
   if (ca_id) {
     auto normalized = normalize_certificate_id(*ca_id);
     if (!normalized) return invalid(normalized.error());
     ca_id = *normalized;
   }
-  return mutate<CertificateRecord>(actor, [&](Change& change) -> RegistryResult<CertificateRecord> {
-    CertificateRecord record;
-    record.id = to_hex(cert->fingerprint());
-    auto existing = load_certificate(db_, record.id);
-    if (!existing) return tl::unexpected(existing.error());
-    if (*existing) return already_exists("certificate " + record.id + " is already registered");
-    auto issuer = find_issuer(db_, *cert, ca_id);
-    if (!issuer) return tl::unexpected(issuer.error());
-    record.pem = cert->pem();
-    record.status = status;
-    record.ca_id = *issuer;
-    record.subject = cert->subject();
-    record.common_name = name->common_name;
-    record.serial_hex = cert->serial_hex();
-    record.not_before = cert->not_before();
-    record.not_after = cert->not_after();
-    record.created_at = clock_();
-    auto stmt = db_.prepare("INSERT INTO certificates (" + std::string(kCertificateColumns) +
-                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    if (!stmt) return internal(stmt.error());
-    stmt->bind(1, record.id)
-        .bind(2, record.pem)
-        .bind(3, certificate_status_name(record.status))
-        .bind(4, record.ca_id)
-        .bind(5, record.subject)
-        .bind(6, record.common_name)
-        .bind(7, record.serial_hex)
-        .bind(8, to_db(record.not_before))
-        .bind(9, to_db(record.not_after))
-        .bind(10, to_db(record.created_at));
-    if (auto ok = stmt->run(); !ok) return internal(ok.error());
-    change = {"certificate.register",
-              "certificate",
-              record.id,
-              {{"status", certificate_status_name(record.status)},
-               {"caId", record.ca_id.value_or("")},
-               {"subject", record.subject},
-               {"serial", record.serial_hex}}};
-    return record;
+  return mutate<CertificateRecord>(actor, [&](Change& change) {
+    return insert_certificate(db_, *cert, ca_id, status, clock_(), change);
   });
 }
 

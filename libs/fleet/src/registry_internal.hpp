@@ -98,6 +98,15 @@ RegistryResult<std::vector<std::string>> load_groups_of(Database& db, const Thin
 RegistryResult<std::optional<CertificateRecord>> load_certificate(Database& db,
                                                                   std::string_view id);
 
+// Registers a device certificate (inside the caller's transaction) and describes the change:
+// refuses a CA certificate, one without a readable subject, and one already registered. Its CA is
+// `ca_id` when given (which must have signed it), else the registered CA that did, if any.
+// REQUIRES: `ca_id` normalized.
+RegistryResult<CertificateRecord> insert_certificate(Database& db, const crypto::Certificate& cert,
+                                                     const std::optional<std::string>& ca_id,
+                                                     CertificateStatus status, Time now,
+                                                     Change& change);
+
 // Exactly one PEM certificate, at most kMaxPemLength bytes. `what`: "certificate", "CA
 // certificate".
 RegistryResult<crypto::Certificate> parse_one_certificate(std::string_view what,

@@ -43,76 +43,6 @@ RegistryResult<std::optional<OwnershipToken>> load_token(Database& db, std::stri
   return std::optional<OwnershipToken>(std::move(token));
 }
 
-// Checks that registered CA `ca_id` signed `cert`.
-RegistryResult<void> check_issued_by(Database& db, const crypto::Certificate& cert,
-                                     std::string_view ca_id) {
-  auto stmt = db.prepare("SELECT pem FROM ca_certificates WHERE id = ?1");
-  if (!stmt) return internal(stmt.error());
-  auto row = stmt->bind(1, ca_id).step();
-  if (!row) return internal(row.error());
-  if (!*row) return not_found("no registered CA " + std::string(ca_id));
-  auto ca = crypto::Certificate::from_pem(as_bytes(stmt->text(0)));
-  if (!ca) return internal(Error{"stored CA " + std::string(ca_id) + ": " + ca.error().message});
-  auto key = ca->public_key();
-  if (!key || !cert.verify_signature(*key)) {
-    return invalid("the certificate (issuer " + cert.issuer() + ") was not signed by CA " +
-                   std::string(ca_id) + " (" + ca->subject() + ")");
-  }
-  return {};
-}
-
-// Inserts a device certificate issued by `ca_id`. REQUIRES: not registered yet, signed by it.
-RegistryResult<CertificateRecord> insert_certificate(Database& db, const crypto::Certificate& cert,
-                                                     std::string_view ca_id,
-                                                     CertificateStatus status, Time now,
-                                                     Change& change) {
-  auto constraints = cert.extensions().basic_constraints;
-  if (constraints && constraints->ca) {
-    return invalid("certificate " + cert.subject() +
-                   " is a CA certificate (basicConstraints CA:TRUE): register it as a CA");
-  }
-  auto name = cert.subject_name();
-  if (!name) return invalid("certificate subject: " + name.error().message);
-  CertificateRecord record;
-  record.id = to_hex(cert.fingerprint());
-  auto existing = load_certificate(db, record.id);
-  if (!existing) return tl::unexpected(existing.error());
-  if (*existing) return already_exists("certificate " + record.id + " is already registered");
-  if (auto ok = check_issued_by(db, cert, ca_id); !ok) return tl::unexpected(ok.error());
-  record.pem = cert.pem();
-  record.status = status;
-  record.ca_id = std::string(ca_id);
-  record.subject = cert.subject();
-  record.common_name = name->common_name;
-  record.serial_hex = cert.serial_hex();
-  record.not_before = cert.not_before();
-  record.not_after = cert.not_after();
-  record.created_at = now;
-  auto stmt = db.prepare(
-      "INSERT INTO certificates (id, pem, status, ca_id, subject, common_name, serial_hex, "
-      "not_before, not_after, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-  if (!stmt) return internal(stmt.error());
-  stmt->bind(1, record.id)
-      .bind(2, record.pem)
-      .bind(3, certificate_status_name(record.status))
-      .bind(4, record.ca_id)
-      .bind(5, record.subject)
-      .bind(6, record.common_name)
-      .bind(7, record.serial_hex)
-      .bind(8, to_db(record.not_before))
-      .bind(9, to_db(record.not_after))
-      .bind(10, to_db(record.created_at));
-  if (auto ok = stmt->run(); !ok) return internal(ok.error());
-  change = {"certificate.register",
-            "certificate",
-            record.id,
-            {{"status", certificate_status_name(record.status)},
-             {"caId", record.ca_id.value_or("")},
-             {"subject", record.subject},
-             {"serial", record.serial_hex}}};
-  return record;
-}
-
 RegistryResult<void> run(Database& db, std::string_view sql, std::string_view a,
                          std::string_view b) {
   auto stmt = db.prepare(sql);
@@ -448,8 +378,8 @@ RegistryResult<CertificateRecord> Registry::register_certificate_with_token(
   if (!claim_exists) return tl::unexpected(claim_exists.error());
   if (!*claim_exists) return not_found("no claim certificate " + *claim);
   Change registered;
-  auto certificate =
-      insert_certificate(db_, *cert, *ca, CertificateStatus::pending_activation, now, registered);
+  auto certificate = insert_certificate(db_, *cert, std::optional<std::string>(*ca),
+                                        CertificateStatus::pending_activation, now, registered);
   if (!certificate) return certificate;
   auto stmt = db_.prepare("INSERT INTO certificate_ownership_tokens (" +
                           std::string(kTokenColumns) + ") VALUES (?1, ?2, ?3, ?4, NULL, ?5)");
@@ -499,8 +429,9 @@ RegistryResult<ProvisionedThing> Registry::provision(std::string_view actor,
   std::vector<Change> changes;
   if (to_register) {
     Change registered;
-    auto inserted = insert_certificate(db_, *to_register, registration_ca,
-                                       CertificateStatus::pending_activation, now, registered);
+    auto inserted =
+        insert_certificate(db_, *to_register, std::optional<std::string>(registration_ca),
+                           CertificateStatus::pending_activation, now, registered);
     if (!inserted) return tl::unexpected(inserted.error());
     changes.push_back(std::move(registered));
   }
