@@ -8,7 +8,12 @@
 // IRONROOT_FIRMWARE_REBOOT=1 (as --reboot); IRONROOT_FIRMWARE_HOLD=1 makes a test boot wait,
 // before its self-test, until standard input closes, so that tests and demos can cut its power
 // (kill -9) at a known point; IRONROOT_FIRMWARE_CONNECT_TIMEOUT (seconds, default 30) bounds how
-// long it tries to reach its broker.
+// long it tries to reach its broker (and, when it provisions itself, each connection and reply).
+//
+// A device with claim provisioning settings (`ironroot-device identity install-claim`) and no
+// certificate yet provisions itself by claim first (first_boot.hpp); when that fails, the firmware
+// says why, carries on offline, and tries again at its next boot. Provisioning never fails the
+// self-test: an image is not to blame for a fleet that refuses the device.
 //
 // Once the device has a certificate, the firmware connects with its identity and publishes a
 // hello (hello.hpp). On a test boot that is part of the self-test: an update that cannot reach the
@@ -22,6 +27,7 @@
 #include <iostream>
 #include <string>
 
+#include "first_boot.hpp"
 #include "hello.hpp"
 #include "ironroot/boot/slot_state.hpp"
 #include "ironroot/core/file.hpp"
@@ -101,6 +107,10 @@ Result<std::chrono::seconds> connect_timeout() {
 Status reach_fleet(const std::string& dir, const BootRecord& record) {
   auto timeout = connect_timeout();
   if (!timeout) return tl::unexpected(timeout.error());
+  const firmware::FirstBootReport first_boot = firmware::provision_on_first_boot(dir, *timeout);
+  if (first_boot.outcome != firmware::FirstBootReport::Outcome::not_needed) {
+    std::cout << first_boot.detail << std::endl;
+  }
   auto hello = firmware::say_hello(dir, {record.version, record.test_boot}, *timeout);
   if (!hello) return prefixed(hello.error(), "reaching the fleet");
   std::cout << hello->detail << std::endl;

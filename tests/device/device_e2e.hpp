@@ -24,6 +24,7 @@
 #include "ironroot/core/file.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/text.hpp"
 
 extern char** environ;
 
@@ -42,10 +43,6 @@ inline std::uint64_t slot_size() {
       std::max(fs::file_size(IRONROOT_FIRMWARE), fs::file_size(IRONROOT_FIRMWARE_FAILING));
   constexpr std::uint64_t kMiB = 1024 * 1024;
   return (largest + 64 * 1024 + kMiB - 1) / kMiB * kMiB;
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // Whether any of a boot's events contains `part`.

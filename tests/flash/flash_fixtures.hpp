@@ -8,8 +8,11 @@
 #include <string>
 
 #include "ironroot/flash/nor_flash.hpp"
+#include "support/text.hpp"
 
 namespace ironroot::flash::testing {
+
+using ironroot::testing::contains;
 
 // STM32F4's sector map (4 x 16 KiB, 1 x 64 KiB, 7 x 128 KiB) scaled down 64 times and cut to
 // three large sectors: 4 x 256, 1 x 1024, 3 x 2048 bytes (8 KiB in all).
@@ -49,10 +52,6 @@ inline bool all_equal(ByteView data, std::byte value) {
     if (b != value) return false;
   }
   return true;
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 }  // namespace ironroot::flash::testing

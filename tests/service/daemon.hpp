@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/broker_process.hpp"
+#include "support/text.hpp"
 
 extern char** environ;
 
@@ -37,10 +38,6 @@ struct ServicePorts {
             "--broker-port", std::to_string(broker), "--fleet-port", std::to_string(fleet)};
   }
 };
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // ironrootd running as a child, its stderr (the log) read through a pipe.
 class Daemon {

@@ -3,14 +3,18 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <charconv>
+#include <functional>
 #include <system_error>
 
+#include "ironroot/agent/fleet_provisioning.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
 #include "ironroot/crypto/random.hpp"
 #include "ironroot/keystore/token_certificates.hpp"
 #include "ironroot/keystore/token_setup.hpp"
+#include "ironroot/protocol/topics.hpp"
 
 namespace ironroot::device {
 
@@ -56,6 +60,53 @@ class Undo {
  private:
   std::vector<fs::path> paths_;
 };
+
+// Steps that take back what install_claim_identity changed, run last first unless it succeeded.
+class Rollback {
+ public:
+  Rollback() = default;
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void keep() { steps_.clear(); }
+  ~Rollback() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+Status check_trusted_cas(std::span<const crypto::Certificate> trusted) {
+  if (trusted.empty()) return fail("no CA certificate to trust for the broker was given");
+  for (const crypto::Certificate& ca : trusted) {
+    crypto::CertificateExtensions ext = ca.extensions();
+    if (!ext.basic_constraints || !ext.basic_constraints->ca) {
+      return fail("trusted certificate " + ca.subject() +
+                  " is not a CA certificate (basicConstraints CA:TRUE)");
+    }
+  }
+  return {};
+}
+
+// ThingName and SerialNumber: the device's own, since they go into its certificate.
+Status fill_in_device_parameters(const IdentitySettings& settings,
+                                 ClaimProvisioning& provisioning) {
+  const std::pair<std::string_view, const std::string*> own[] = {
+      {agent::kThingNameParameter, &settings.thing_name},
+      {agent::kSerialNumberParameter, &settings.serial}};
+  for (const auto& [name, value] : own) {
+    auto [it, added] = provisioning.parameters.try_emplace(std::string(name), *value);
+    if (!added && it->second != *value) {
+      return fail("parameter " + it->first + "='" + it->second + "' is not this device's " +
+                  (name == agent::kThingNameParameter ? "thing name" : "serial") + " '" + *value +
+                  "'; it goes into the device's certificate, so leave it out (it defaults to the "
+                  "device's) or make the device with that " +
+                  (name == agent::kThingNameParameter ? "--thing-name" : "--serial"));
+    }
+  }
+  return {};
+}
 
 // A SoftHSM2 token store of the device's own, with one new token in it.
 Result<SecureElement> make_softhsm_token(const fs::path& dir, Undo& undo) {
@@ -115,6 +166,33 @@ Result<SecureElement> existing_token(const keystore::Pkcs11Uri& uri) {
 
 }  // namespace
 
+Status check_claim_provisioning(const ClaimProvisioning& provisioning) {
+  if (!protocol::is_valid_template_name(provisioning.template_name)) {
+    return fail("template name '" + provisioning.template_name +
+                "' is not 1 to 36 characters of letters, digits, '_' and '-'");
+  }
+  if (provisioning.parameters.size() > kMaxTemplateParameters) {
+    return fail("more than " + std::to_string(kMaxTemplateParameters) + " template parameters");
+  }
+  for (const auto& [name, value] : provisioning.parameters) {
+    if (name.empty() || name.size() > kMaxTemplateParameterNameLength ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      return fail("template parameter name '" + name.substr(0, kMaxTemplateParameterNameLength) +
+                  "' is not 1 to " + std::to_string(kMaxTemplateParameterNameLength) +
+                  " printable characters without spaces");
+    }
+    if (value.size() > kMaxTemplateParameterValueLength) {
+      return fail("template parameter " + name + " is longer than " +
+                  std::to_string(kMaxTemplateParameterValueLength) + " characters");
+    }
+    if (std::any_of(value.begin(), value.end(),
+                    [](char c) { return (c >= 0 && c < 0x20) || c == 0x7f; })) {
+      return fail("template parameter " + name + " contains a control character");
+    }
+  }
+  return {};
+}
+
 Result<BrokerEndpoint> parse_broker_endpoint(std::string_view text) {
   BrokerEndpoint endpoint;
   std::string_view host = text;
@@ -157,13 +235,18 @@ nlohmann::json to_json(const IdentitySettings& s) {
                             {"token", e.token_label},
                             {"pin_file", e.pin_file.string()}};
   if (!e.softhsm2_conf.empty()) element["softhsm2_conf"] = e.softhsm2_conf.string();
-  return {
+  nlohmann::json doc = {
       {"format_version", kIdentityFormatVersion},
       {"thing_name", s.thing_name},
       {"serial", s.serial},
       {"secure_element", element},
       {"broker",
        {{"host", s.broker.host}, {"port", s.broker.port}, {"server_name", s.broker.tls_name()}}}};
+  if (s.claim_provisioning) {
+    doc["claim_provisioning"] = {{"template", s.claim_provisioning->template_name},
+                                 {"parameters", s.claim_provisioning->parameters}};
+  }
+  return doc;
 }
 
 Result<IdentitySettings> identity_settings_from_json(const nlohmann::json& doc) {
@@ -212,6 +295,30 @@ Result<IdentitySettings> identity_settings_from_json(const nlohmann::json& doc) 
     s.broker.server_name = b.at("server_name").get<std::string>();
     if (auto ok = crypto::check_server_name(s.broker.server_name); !ok) {
       return prefixed(ok.error(), field);
+    }
+    field = "claim_provisioning";
+    if (doc.contains(field)) {
+      const nlohmann::json& c = doc.at(field);
+      if (!c.is_object()) return fail("claim_provisioning must be an object");
+      ClaimProvisioning provisioning;
+      field = "claim_provisioning.template";
+      provisioning.template_name = c.at("template").get<std::string>();
+      field = "claim_provisioning.parameters";
+      if (c.contains("parameters")) {
+        const nlohmann::json& parameters = c.at("parameters");
+        if (!parameters.is_object()) return fail(std::string(field) + " must be an object");
+        if (parameters.size() > kMaxTemplateParameters) {
+          return fail(std::string(field) + " has more than " +
+                      std::to_string(kMaxTemplateParameters) + " parameters");
+        }
+        for (const auto& [name, value] : parameters.items()) {
+          provisioning.parameters[name] = value.get<std::string>();
+        }
+      }
+      if (auto ok = check_claim_provisioning(provisioning); !ok) {
+        return prefixed(ok.error(), "claim_provisioning");
+      }
+      s.claim_provisioning = std::move(provisioning);
     }
     return s;
   } catch (const nlohmann::json::exception& e) {
@@ -278,7 +385,7 @@ Result<MadeIdentity> make_identity(const fs::path& dir, const NewIdentity& reque
     return prefixed(ok.error(), "writing " + (dir / kCsrFile).string());
   }
 
-  IdentitySettings settings{request.thing_name, request.serial, *element, request.broker};
+  IdentitySettings settings{request.thing_name, request.serial, *element, request.broker, {}};
   undo.add(dir / kIdentityFile);
   if (auto ok = write_identity_settings(dir, settings); !ok) {
     return prefixed(ok.error(), "writing " + (dir / kIdentityFile).string());
@@ -309,6 +416,90 @@ Status install_certificate(const fs::path& dir, const crypto::Certificate& certi
   }
   const keystore::Pkcs11Uri token = open_secure_element(dir, settings->secure_element);
   return keystore::store_device_identity(token, certificate, trusted);
+}
+
+}  // namespace ironroot::device
+
+namespace ironroot::device {
+
+Result<ClaimProvisioning> install_claim_identity(const fs::path& dir,
+                                                 const crypto::Certificate& certificate,
+                                                 const crypto::PrivateKey& key,
+                                                 std::span<const crypto::Certificate> trusted,
+                                                 ClaimProvisioning provisioning) {
+  auto settings = read_identity_settings(dir);
+  if (!settings) return tl::unexpected(settings.error());
+  if (settings->claim_provisioning) {
+    return fail("device " + dir.string() + " has claim provisioning settings already (template '" +
+                settings->claim_provisioning->template_name + "' in " + kIdentityFile + ")");
+  }
+  if (auto ok = fill_in_device_parameters(*settings, provisioning); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = check_claim_provisioning(provisioning); !ok) return tl::unexpected(ok.error());
+  if (key.type() != crypto::KeyType::ecdsa_p256) {
+    return fail("the claim key is " + std::string(crypto::key_type_name(key.type())) +
+                "; a claim identity for TLS needs an ecdsa-p256 key");
+  }
+  auto certificate_key = certificate.public_key();
+  if (!certificate_key) return prefixed(certificate_key.error(), "the claim certificate");
+  if (certificate_key->der() != key.public_key().der()) {
+    return fail("the claim key (key hash " + to_hex(key.public_key().key_hash()) +
+                ") is not the key of claim certificate " + certificate.subject() + " (key hash " +
+                to_hex(certificate_key->key_hash()) + ")");
+  }
+  if (auto ok = check_trusted_cas(trusted); !ok) return tl::unexpected(ok.error());
+
+  const keystore::Pkcs11Uri token = open_secure_element(dir, settings->secure_element);
+  if (auto device_certificate =
+          keystore::read_certificates(token, keystore::kDeviceCertificateLabel)) {
+    return fail("the token of device " + dir.string() + " holds its device certificate (" +
+                device_certificate->front().subject() +
+                ") already: a claim identity is for a device that has none yet");
+  }
+  if (auto claim = keystore::read_certificates(token, keystore::kClaimCertificateLabel)) {
+    return fail("the token of device " + dir.string() + " holds a claim certificate (" +
+                claim->front().subject() + ") already");
+  }
+  const auto old_roots = keystore::read_certificates(token, keystore::kRootCertificateLabel);
+
+  Rollback rollback;
+  keystore::Pkcs11Uri key_uri = token;
+  key_uri.object = std::string(keystore::kClaimKeyLabel);
+  auto imported = keystore::TokenKey::import_private_key(key_uri, key);
+  if (!imported) return prefixed(imported.error(), "importing the claim key");
+  const std::optional<Bytes> key_id = (*imported)->uri().id;
+  imported->reset();
+  rollback.add([token] { (void)keystore::destroy_objects(token, keystore::kClaimKeyLabel); });
+
+  if (auto ok = keystore::store_certificates(token, keystore::kClaimCertificateLabel,
+                                             std::span(&certificate, 1),
+                                             keystore::CertificateCategory::token_user, key_id);
+      !ok) {
+    return prefixed(ok.error(), "storing the claim certificate");
+  }
+  rollback.add(
+      [token] { (void)keystore::destroy_objects(token, keystore::kClaimCertificateLabel); });
+  if (auto ok = keystore::store_certificates(token, keystore::kRootCertificateLabel, trusted,
+                                             keystore::CertificateCategory::authority);
+      !ok) {
+    return prefixed(ok.error(), "storing the broker's CA certificates");
+  }
+  rollback.add([token, &old_roots] {
+    if (old_roots) {
+      (void)keystore::store_certificates(token, keystore::kRootCertificateLabel, *old_roots,
+                                         keystore::CertificateCategory::authority);
+    } else {
+      (void)keystore::destroy_objects(token, keystore::kRootCertificateLabel);
+    }
+  });
+
+  settings->claim_provisioning = provisioning;
+  if (auto ok = write_identity_settings(dir, *settings); !ok) {
+    return prefixed(ok.error(), "writing " + (dir / kIdentityFile).string());
+  }
+  rollback.keep();
+  return provisioning;
 }
 
 }  // namespace ironroot::device

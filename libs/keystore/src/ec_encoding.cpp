@@ -51,6 +51,12 @@ Result<crypto::KeyType> key_type_from_ec_params(ByteView params) {
               ") is neither P-256 nor Ed25519, the curves ironroot signs with");
 }
 
+Bytes ec_point_for(ByteView raw) {
+  Bytes point{kDerOctetString, static_cast<std::byte>(raw.size())};
+  point.insert(point.end(), raw.begin(), raw.end());
+  return point;
+}
+
 Result<Bytes> raw_public_from_ec_point(crypto::KeyType type, ByteView point) {
   const std::size_t size = raw_size(type);
   if (point.size() == size) return Bytes(point.begin(), point.end());

@@ -17,6 +17,10 @@ Bytes ec_params_for(crypto::KeyType type);
 // the parameters, for any other curve.
 Result<crypto::KeyType> key_type_from_ec_params(ByteView params);
 
+// CKA_EC_POINT for a public key: its raw value (crypto::PublicKey::raw(), at most 127 bytes) in a
+// DER OCTET STRING, as PKCS#11 2.40 stores it and SoftHSM2 writes it.
+Bytes ec_point_for(ByteView raw);
+
 // The raw public value crypto::PublicKey::from_raw takes, from CKA_EC_POINT: a DER OCTET STRING
 // around it (PKCS#11 2.40, SoftHSM2), or the bare value (some tokens).
 Result<Bytes> raw_public_from_ec_point(crypto::KeyType type, ByteView point);

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "private_scalar.hpp"
+
 namespace ironroot::keystore {
 
 namespace {
@@ -102,6 +104,10 @@ Result<Token> find_token(const Module& module, const Pkcs11Uri& uri) {
                 describe_all(found) + "; add token= or serial= to the URI to choose one");
   }
   return found.front();
+}
+
+AttributeTemplate::~AttributeTemplate() {
+  for (Bytes& value : values_) wipe(value);
 }
 
 AttributeTemplate& AttributeTemplate::add(CK_ATTRIBUTE_TYPE type, ByteView value) {

@@ -34,11 +34,14 @@ Result<Token> find_token(const Module& module, const Pkcs11Uri& uri);
 
 // A PKCS#11 attribute template that owns copies of its values, so that its CK_ATTRIBUTEs stay
 // valid for as long as the template lives. Move-only: the attributes point into its own buffers.
+// The copies are wiped when the template goes, since a value may be secret (an imported key's
+// CKA_VALUE).
 class AttributeTemplate {
  public:
   AttributeTemplate() = default;
   AttributeTemplate(AttributeTemplate&&) = default;
   AttributeTemplate(const AttributeTemplate&) = delete;
+  ~AttributeTemplate();
 
   AttributeTemplate& add(CK_ATTRIBUTE_TYPE type, ByteView value);
   AttributeTemplate& add_bool(CK_ATTRIBUTE_TYPE type, bool value);

@@ -177,6 +177,21 @@ Status store_certificates(const Pkcs11Uri& token, std::string_view label,
   return {};
 }
 
+Result<std::size_t> destroy_objects(const Pkcs11Uri& token, std::string_view label,
+                                    const TokenOptions& options) {
+  if (label.empty()) return fail("no label given for the objects to destroy");
+  auto connection = connect(token_part(token), options, /*read_write=*/true);
+  if (!connection) return tl::unexpected(connection.error());
+  Session& session = connection->session;
+  auto found = session.find(AttributeTemplate().add(CKA_LABEL, as_bytes(label)));
+  if (!found) return tl::unexpected(found.error());
+  for (CK_OBJECT_HANDLE handle : *found) {
+    CK_RV rv = session.api().C_DestroyObject(session.handle(), handle);
+    if (rv != CKR_OK) return rv_fail("cannot destroy an object " + where(session, label), rv);
+  }
+  return found->size();
+}
+
 Result<std::vector<crypto::Certificate>> read_certificates(const Pkcs11Uri& token,
                                                            std::string_view label,
                                                            const TokenOptions& options) {

@@ -7,6 +7,7 @@
 #include "connection.hpp"
 #include "ec_encoding.hpp"
 #include "module.hpp"
+#include "private_scalar.hpp"
 #include "session.hpp"
 
 namespace ironroot::keystore {
@@ -194,11 +195,11 @@ Pkcs11Uri uri_of(const Token& token, const KeyObject& key) {
   return uri;
 }
 
-// Destroys freshly generated objects unless dismissed: a failed keygen leaves the token unchanged.
+// Destroys freshly made objects unless dismissed: a failed keygen or import leaves the token
+// unchanged.
 class GeneratedObjects {
  public:
-  GeneratedObjects(Session& session, std::array<CK_OBJECT_HANDLE, 2> handles)
-      : session_(session), handles_(handles) {}
+  explicit GeneratedObjects(Session& session) : session_(session) {}
   GeneratedObjects(const GeneratedObjects&) = delete;
   GeneratedObjects& operator=(const GeneratedObjects&) = delete;
   ~GeneratedObjects() {
@@ -208,11 +209,12 @@ class GeneratedObjects {
       }
     }
   }
+  void add(CK_OBJECT_HANDLE handle) { handles_.push_back(handle); }
   void keep() { keep_ = true; }
 
  private:
   Session& session_;
-  std::array<CK_OBJECT_HANDLE, 2> handles_;
+  std::vector<CK_OBJECT_HANDLE> handles_;
   bool keep_ = false;
 };
 
@@ -240,6 +242,41 @@ Result<Bytes> new_key_id(Session& session) {
                    rv);
   }
   return id;
+}
+
+// C_SignInit and C_Sign with `key` (after a context-specific login with *context_pin, when given),
+// the signature returned in the encoding crypto::PublicKey::verify_digest checks. `description`
+// names the key in messages.
+Result<Bytes> sign_in_token(Session& session, CK_OBJECT_HANDLE key, KeyType type,
+                            const crypto::Sha256Digest& digest, const std::string& description,
+                            const std::optional<std::string>* context_pin) {
+  const CK_FUNCTION_LIST& api = session.api();
+  CK_MECHANISM mechanism{mechanisms_for(type).sign, nullptr, 0};
+  CK_RV rv = api.C_SignInit(session.handle(), &mechanism, key);
+  if (rv != CKR_OK) return rv_fail("cannot start signing with " + description, rv);
+  Status authenticated =
+      context_pin != nullptr ? session.login_context_specific(*context_pin) : Status();
+
+  Bytes signature(kSignatureBufferSize);
+  auto length = static_cast<CK_ULONG>(signature.size());
+  // Called even when the context login failed: C_Sign then fails and ends the operation, so that
+  // the next C_SignInit does not meet CKR_OPERATION_ACTIVE.
+  rv = api.C_Sign(
+      session.handle(), reinterpret_cast<CK_BYTE*>(const_cast<std::byte*>(digest.data())),
+      static_cast<CK_ULONG>(digest.size()), reinterpret_cast<CK_BYTE*>(signature.data()), &length);
+  if (!authenticated) return tl::unexpected(authenticated.error());
+  if (rv != CKR_OK) return rv_fail("signing with " + description + " failed", rv);
+  if (length != kRawSignatureSize) {
+    return fail("signing with " + description + " returned " + std::to_string(length) +
+                " bytes instead of " + std::to_string(kRawSignatureSize));
+  }
+  signature.resize(length);
+  if (type == KeyType::ecdsa_p256) {
+    auto der = crypto::ecdsa_der_from_raw(signature);
+    if (!der) return prefixed(der.error(), "signing with " + description);
+    signature = std::move(*der);
+  }
+  return signature;
 }
 
 }  // namespace
@@ -380,7 +417,9 @@ Result<std::unique_ptr<TokenKey>> TokenKey::generate(const Pkcs11Uri& uri, KeyTy
         token + " could not generate an " + std::string(crypto::key_type_name(type)) + " key pair",
         rv);
   }
-  GeneratedObjects generated(session, {public_half, private_half});
+  GeneratedObjects generated(session);
+  generated.add(public_half);
+  generated.add(private_half);
   KeyObject key{private_half, *uri.object, *id};
   if (auto ok = check_protected(session, key); !ok) return tl::unexpected(ok.error());
   auto details = inspect(session, key, public_half);
@@ -390,36 +429,106 @@ Result<std::unique_ptr<TokenKey>> TokenKey::generate(const Pkcs11Uri& uri, KeyTy
       new TokenKey(Found{std::move(*connection), std::move(key), std::move(*details)}));
 }
 
+Result<std::unique_ptr<TokenKey>> TokenKey::import_private_key(const Pkcs11Uri& uri,
+                                                               const crypto::PrivateKey& key,
+                                                               const TokenOptions& options) {
+  if (!uri.object) {
+    return fail(
+        "to import a key the URI needs object=<label>, the name to find it by later "
+        "(e.g. pkcs11:token=<token>;object=<label>)");
+  }
+  if (auto ok = require_private_type(uri); !ok) return tl::unexpected(ok.error());
+  auto scalar = p256_private_scalar(key);
+  if (!scalar) return prefixed(scalar.error(), "importing a key");
+  auto connection = connect(uri, options, /*read_write=*/true);
+  if (!connection) return tl::unexpected(connection.error());
+  Session& session = connection->session;
+  const std::string token = "token '" + session.token().label + "'";
+  const KeyType type = KeyType::ecdsa_p256;
+  const Mechanisms mech = mechanisms_for(type);
+  if (auto ok = require_mechanism(session, mech.sign, mech.sign_name, CKF_SIGN, type); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  const ByteView label = as_bytes(*uri.object);
+  auto same_label = session.find(AttributeTemplate().add(CKA_LABEL, label));
+  if (!same_label) return tl::unexpected(same_label.error());
+  if (!same_label->empty()) {
+    return fail(token + " already has " + std::to_string(same_label->size()) +
+                " object(s) labelled '" + *uri.object +
+                "'; choose another object= label, or delete them first");
+  }
+  if (uri.id) {
+    auto same_id = session.find(AttributeTemplate().add(CKA_ID, *uri.id));
+    if (!same_id) return tl::unexpected(same_id.error());
+    if (!same_id->empty()) {
+      return fail(token + " already has an object with id " + to_hex(*uri.id) +
+                  "; choose another id=, or leave id out for a random one");
+    }
+  }
+  auto id = uri.id ? Result<Bytes>(*uri.id) : new_key_id(session);
+  if (!id) return tl::unexpected(id.error());
+
+  const Bytes params = ec_params_for(type);
+  AttributeTemplate public_template;
+  public_template.add_ulong(CKA_CLASS, CKO_PUBLIC_KEY)
+      .add_ulong(CKA_KEY_TYPE, mech.key_type)
+      .add_bool(CKA_TOKEN, true)
+      .add_bool(CKA_PRIVATE, false)
+      .add_bool(CKA_VERIFY, true)
+      .add(CKA_EC_PARAMS, params)
+      .add(CKA_EC_POINT, ec_point_for(key.public_key().raw()))
+      .add(CKA_LABEL, label)
+      .add(CKA_ID, *id);
+  AttributeTemplate private_template;  // wipes its copy of the scalar when it goes
+  private_template.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+      .add_ulong(CKA_KEY_TYPE, mech.key_type)
+      .add_bool(CKA_TOKEN, true)
+      .add_bool(CKA_PRIVATE, true)
+      .add_bool(CKA_SENSITIVE, true)
+      .add_bool(CKA_EXTRACTABLE, false)
+      .add_bool(CKA_SIGN, true)
+      .add_bool(CKA_DERIVE, false)
+      .add(CKA_EC_PARAMS, params)
+      .add(CKA_VALUE, scalar->view())
+      .add(CKA_LABEL, label)
+      .add(CKA_ID, *id);
+  GeneratedObjects made(session);
+  std::array<CK_OBJECT_HANDLE, 2> halves{CK_INVALID_HANDLE, CK_INVALID_HANDLE};
+  std::array<const AttributeTemplate*, 2> templates{&public_template, &private_template};
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    CK_RV rv = session.api().C_CreateObject(session.handle(), templates[i]->data(),
+                                            templates[i]->size(), &halves[i]);
+    if (rv != CKR_OK) {
+      return rv_fail(token + " could not store the " + (i == 0 ? "public" : "private") +
+                         " half of key '" + *uri.object + "'",
+                     rv);
+    }
+    made.add(halves[i]);
+  }
+  KeyObject key_object{halves[1], *uri.object, *id};
+  if (auto ok = check_protected(session, key_object); !ok) return tl::unexpected(ok.error());
+  auto details = inspect(session, key_object, halves[0]);
+  if (!details) return prefixed(details.error(), "checking the imported key");
+  const std::string description = "imported key " + key_object.describe() + " in " + token;
+  const crypto::Sha256Digest challenge = crypto::sha256(as_bytes(description));
+  auto signature = sign_in_token(session, key_object.handle, type, challenge, description, nullptr);
+  if (!signature) return tl::unexpected(signature.error());
+  if (auto ok = key.public_key().verify_digest(challenge, *signature); !ok) {
+    return fail("the " + description +
+                " does not sign as the key given; it was deleted from the token");
+  }
+  made.keep();
+  return std::unique_ptr<TokenKey>(
+      new TokenKey(Found{std::move(*connection), std::move(key_object), std::move(*details)}));
+}
+
 Result<Bytes> TokenKey::sign_digest(const crypto::Sha256Digest& digest) {
   Handles& h = *handles_;
-  Session& session = h.connection.session;
-  const CK_FUNCTION_LIST& api = session.api();
-  CK_MECHANISM mechanism{mechanisms_for(h.type).sign, nullptr, 0};
-  CK_RV rv = api.C_SignInit(session.handle(), &mechanism, h.private_key);
-  if (rv != CKR_OK) return rv_fail("cannot start signing with " + h.description, rv);
-  Status authenticated =
-      h.always_authenticate ? session.login_context_specific(h.connection.pin) : Status();
-
-  Bytes signature(kSignatureBufferSize);
-  auto length = static_cast<CK_ULONG>(signature.size());
-  // Called even when the context login failed: C_Sign then fails and ends the operation, so that
-  // the next C_SignInit does not meet CKR_OPERATION_ACTIVE.
-  rv = api.C_Sign(
-      session.handle(), reinterpret_cast<CK_BYTE*>(const_cast<std::byte*>(digest.data())),
-      static_cast<CK_ULONG>(digest.size()), reinterpret_cast<CK_BYTE*>(signature.data()), &length);
-  if (!authenticated) return tl::unexpected(authenticated.error());
-  if (rv != CKR_OK) return rv_fail("signing with " + h.description + " failed", rv);
-  if (length != kRawSignatureSize) {
-    return fail("signing with " + h.description + " returned " + std::to_string(length) +
-                " bytes instead of " + std::to_string(kRawSignatureSize));
-  }
-  signature.resize(length);
-  if (h.type == KeyType::ecdsa_p256) {
-    auto der = crypto::ecdsa_der_from_raw(signature);
-    if (!der) return prefixed(der.error(), "signing with " + h.description);
-    signature = std::move(*der);
-  }
-  if (auto ok = public_key_.verify_digest(digest, signature); !ok) {
+  auto signature = sign_in_token(h.connection.session, h.private_key, h.type, digest, h.description,
+                                 h.always_authenticate ? &h.connection.pin : nullptr);
+  if (!signature) return tl::unexpected(signature.error());
+  if (auto ok = public_key_.verify_digest(digest, *signature); !ok) {
     return fail("the signature made with " + h.description +
                 " does not verify with its public-key object: that object belongs to another "
                 "key; replace it with this key's public key");

@@ -7,11 +7,14 @@
 //   device.csr              the CSR init made for the device key (CN = thing name, serialNumber)
 //
 // The token holds the key ("Device Priv TLS Key"), and once a CA has certified it, "Device Cert"
-// and "Root Cert" (keystore/token_certificates.hpp).
+// and "Root Cert" (keystore/token_certificates.hpp). A device that is to provision itself by claim
+// on its first boot also holds the claim identity ("Claim Key", "Claim Cert", "Root Cert") and
+// has claim provisioning settings in identity.json (install_claim_identity).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -56,11 +59,35 @@ struct SecureElement {
   std::filesystem::path softhsm2_conf;
 };
 
+// Limits on the template parameters a device keeps: they come from a command line or a file.
+inline constexpr std::size_t kMaxTemplateParameters = 64;
+inline constexpr std::size_t kMaxTemplateParameterNameLength = 128;
+inline constexpr std::size_t kMaxTemplateParameterValueLength = 2048;
+
+// What the firmware provisions the device with by claim (AWS IoT fleet provisioning by claim,
+// docs/provisioning-client.md) at a boot that finds no "Device Cert" in its token: the
+// provisioning template to register with and the parameters sent with RegisterThing.
+struct ClaimProvisioning {
+  std::string template_name;  // protocol::is_valid_template_name
+  // Up to kMaxTemplateParameters; names 1 to 128 and values up to 2048 printable characters.
+  // "ThingName" and "SerialNumber" go into the device's CSR (agent/fleet_provisioning.hpp).
+  std::map<std::string, std::string> parameters;
+
+  friend bool operator==(const ClaimProvisioning&, const ClaimProvisioning&) = default;
+};
+
+// Checks the template name and the parameters against the limits above. The message names what
+// is wrong.
+Status check_claim_provisioning(const ClaimProvisioning& provisioning);
+
 struct IdentitySettings {
   std::string thing_name;  // crypto::check_thing_name
   std::string serial;      // crypto::check_device_serial
   SecureElement secure_element;
   BrokerEndpoint broker;
+  // identity.json's optional "claim_provisioning"; absent in files written before it existed and
+  // for devices certified by `identity install`.
+  std::optional<ClaimProvisioning> claim_provisioning;
 };
 
 nlohmann::json to_json(const IdentitySettings& settings);
@@ -109,5 +136,25 @@ Result<MadeIdentity> make_identity(const std::filesystem::path& dir, const NewId
 // thing name), and chain to one of `trusted` (an intermediate among `trusted` is fine).
 Status install_certificate(const std::filesystem::path& dir, const crypto::Certificate& certificate,
                            std::span<const crypto::Certificate> trusted);
+
+// Prepares the device in `dir` to provision itself by claim on its first boot with a claim
+// identity (a certificate and key that a production batch shares, whose policy allows only the
+// provisioning topics): imports the claim key into the device's token (keystore::kClaimKeyLabel:
+// sensitive, not extractable), stores the claim certificate (kClaimCertificateLabel, with the key's
+// id) and `trusted` (kRootCertificateLabel, replacing what was there), and records the provisioning
+// settings in identity.json. "ThingName" and "SerialNumber" default to the device's thing name and
+// serial, and when given must be them: they become the CN and serialNumber of the device's
+// certificate, and the thing name is its MQTT client id. Returns the settings recorded.
+//
+// Refuses, changing nothing: a key that is not the certificate's, or not P-256; no trusted
+// certificate or one that is not a CA; invalid provisioning settings; a device whose token holds a
+// device certificate already, or a claim key or claim certificate, or whose identity.json has
+// claim provisioning settings already. When a step fails after the token changed, what was stored
+// is removed again (and the old "Root Cert" put back).
+Result<ClaimProvisioning> install_claim_identity(const std::filesystem::path& dir,
+                                                 const crypto::Certificate& certificate,
+                                                 const crypto::PrivateKey& key,
+                                                 std::span<const crypto::Certificate> trusted,
+                                                 ClaimProvisioning provisioning);
 
 }  // namespace ironroot::device

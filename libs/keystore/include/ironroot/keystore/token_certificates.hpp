@@ -48,6 +48,13 @@ Status store_certificates(const Pkcs11Uri& token, std::string_view label,
                           CertificateCategory category, const std::optional<Bytes>& id = {},
                           const TokenOptions& options = {});
 
+// Destroys every object labelled `label` in the token that `token` selects (keys and
+// certificates alike), and returns how many there were: for taking back what a step of a device's
+// set-up stored when a later step fails. Refuses an empty label. The object, id and type of
+// `token` are ignored.
+Result<std::size_t> destroy_objects(const Pkcs11Uri& token, std::string_view label,
+                                    const TokenOptions& options = {});
+
 // The certificates labelled `label` in the token that `token` selects. A chain comes back leaf
 // first, each certificate followed by its issuer; unrelated certificates in DER order. Fails,
 // naming the token and the label, when there is none or one is not an X.509 certificate.

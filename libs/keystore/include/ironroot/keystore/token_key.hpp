@@ -64,6 +64,20 @@ class TokenKey final : public crypto::Signer {
   static Result<std::unique_ptr<TokenKey>> generate(const Pkcs11Uri& uri, crypto::KeyType type,
                                                     const TokenOptions& options = {});
 
+  // Imports `key` (ECDSA P-256 only), a key that exists outside the token, such as the claim key
+  // a production batch shares (AWS IoT "provisioning by claim"): C_CreateObject of a persistent,
+  // private, sensitive, non-extractable signing key (CKA_VALUE: its private scalar) labelled with
+  // the URI's object (required) and with its id (16 random bytes from the token when the URI has
+  // none), and of its public-key object (CKA_EC_POINT) with the same label and id, which open()
+  // reads the public key from. Refuses, changing nothing, a key of another type and a label or
+  // id that some object in the token has already. Before returning, signs a test digest in the
+  // token and checks it with `key`'s public key; on any failure the new objects are destroyed.
+  // Every copy of the private value made here is wiped (OPENSSL_cleanse); `key` itself is the
+  // caller's to discard.
+  static Result<std::unique_ptr<TokenKey>> import_private_key(const Pkcs11Uri& uri,
+                                                              const crypto::PrivateKey& key,
+                                                              const TokenOptions& options = {});
+
   ~TokenKey() override;
   TokenKey(const TokenKey&) = delete;
   TokenKey& operator=(const TokenKey&) = delete;

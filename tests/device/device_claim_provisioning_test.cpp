@@ -1,0 +1,288 @@
+// Issue 5, the device's first boot, all real: ironrootd with its embedded Mosquitto and broker
+// plugin, set up by the operator through its REST API (claim certificate from its CA, claim and
+// device policies, a provisioning template); a device made by `ironroot-device init` (its key in a
+// SoftHSM2 token of its own, no certificate) and given the claim identity by
+// `ironroot-device identity install-claim`; and the real firmware, started from memory by
+// `ironroot-device run`, which provisions the device by claim and then says hello as itself.
+#include <fcntl.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon.hpp"
+#include "device_e2e.hpp"
+#include "support/broker_process.hpp"
+
+namespace ironroot::testing {
+namespace {
+
+const json kClaimPolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
+    "arn:aws:iot:*:*:topic/$aws/certificates/create-from-csr/*",
+    "arn:aws:iot:*:*:topic/$aws/provisioning-templates/AcmeFleet/provision/*"]},
+  {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
+    "arn:aws:iot:*:*:topicfilter/$aws/certificates/create-from-csr/*",
+    "arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/AcmeFleet/provision/*"]}]})");
+
+const json kDevicePolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": "iot:Connect",
+   "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
+  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive", "iot:Subscribe"],
+   "Resource": ["arn:aws:iot:*:*:topic/things/${iot:Connection.Thing.ThingName}/*",
+                "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*"]}]})");
+
+// A template that names the thing after the ThingName parameter (the device's own name).
+json fleet_template(const json& thing_name = {{"Ref", "ThingName"}}) {
+  return {
+      {"Parameters", {{"ThingName", {{"Type", "String"}}}, {"SerialNumber", {{"Type", "String"}}}}},
+      {"Resources",
+       {{"thing",
+         {{"Type", "AWS::IoT::Thing"},
+          {"Properties",
+           {{"ThingName", thing_name},
+            {"AttributePayload", {{"serial", {{"Ref", "SerialNumber"}}}}}}}}},
+        {"certificate",
+         {{"Type", "AWS::IoT::Certificate"},
+          {"Properties",
+           {{"CertificateId", {{"Ref", "AWS::IoT::Certificate::Id"}}}, {"Status", "ACTIVE"}}}}},
+        {"policy",
+         {{"Type", "AWS::IoT::Policy"}, {"Properties", {{"PolicyName", "DevicePolicy"}}}}}}},
+      {"DeviceConfiguration", {{"Telemetry", "60"}}}};
+}
+
+class DeviceClaimProvisioningE2E : public DeviceE2E {
+ protected:
+  void SetUp() override {
+    ::chmod(temp_.path().c_str(), 0755);  // Mosquitto runs as its own user
+    daemon_ = std::make_unique<Daemon>(ports_.args(data_));
+    ASSERT_TRUE(daemon_->wait_for_log("ironrootd is running")) << daemon_->log();
+  }
+
+  json call(const std::string& method, const std::string& path, const json& body = nullptr,
+            int expected = 200) {
+    auto text = read_file(data_ / "operator.token", 4096);
+    std::string token(as_chars(*text));
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    httplib::Client client("127.0.0.1", ports_.api);
+    client.set_bearer_token_auth(token.c_str());
+    const std::string payload = body.is_null() ? "" : body.dump();
+    auto r = method == "POST"  ? client.Post(path.c_str(), payload, "application/json")
+             : method == "PUT" ? client.Put(path.c_str(), payload, "application/json")
+                               : client.Get(path.c_str());
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expected) << method << " " << path << ": " << r->body;
+    return r->body.empty() ? json(nullptr) : json::parse(r->body, nullptr, false);
+  }
+
+  std::string root_ca() const { return (data_ / "ca" / "root-ca.crt").string(); }
+
+  // The factory's claim identity: a key of its own, certified by ironrootd's CA, registered and
+  // given the claim policy by the operator. Files claim.key and claim.crt.
+  void make_claim_identity() {
+    ASSERT_EQ(cli({"image", "keygen", "-k", path("claim.key")}).exit_code, 0);
+    auto r =
+        cli({"ca", "csr", "-k", path("claim.key"), "--cn", "claim-acme", "-o", path("claim.csr")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = cli({"ca", "issue", "--dir", (data_ / "ca").string(), "--csr", path("claim.csr"), "-o",
+             path("claim.crt")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto pem = read_file(path("claim.crt"), 1 << 20);
+    ASSERT_TRUE(pem);
+    const json registered =
+        call("POST", "/v1/certificates", {{"certificatePem", std::string(as_chars(*pem))}}, 201);
+    const std::string claim_id = registered.value("certificateId", "");
+    call("POST", "/v1/policies", {{"policyName", "ClaimPolicy"}, {"policyDocument", kClaimPolicy}},
+         201);
+    call("PUT", "/v1/policies/ClaimPolicy/certificates/" + claim_id, nullptr, 204);
+    call("POST", "/v1/policies",
+         {{"policyName", "DevicePolicy"}, {"policyDocument", kDevicePolicy}}, 201);
+  }
+
+  void init_device() {
+    init({"--thing-name", "sensor-42", "--serial", "SN-42", "--broker",
+          "127.0.0.1:" + std::to_string(ports_.broker)});
+  }
+
+  ProcessResult install_claim(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"identity", "install-claim",   "--dir",      dev(),
+                                     "--cert",   path("claim.crt"), "--key",      path("claim.key"),
+                                     "--ca",     root_ca(),         "--template", "AcmeFleet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return device(args);
+  }
+
+  json identity() {
+    auto shown = device({"identity", "show", "--dir", dev(), "--json"});
+    EXPECT_EQ(shown.exit_code, 0) << shown.err;
+    return json::parse(shown.out, nullptr, false);
+  }
+
+  fs::path data_ = temp_.path() / "data";
+  ServicePorts ports_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(DeviceClaimProvisioningE2E, FirstBootProvisionsByClaimAndLaterBootsOnlySayHello) {
+  ASSERT_NO_FATAL_FAILURE(make_claim_identity());
+  call("POST", "/v1/templates", {{"templateName", "AcmeFleet"}, {"templateBody", fleet_template()}},
+       201);
+  init_device();
+  auto installed = install_claim({"--json"});
+  ASSERT_EQ(installed.exit_code, 0) << installed.err;
+  const json claim = json::parse(installed.out);
+  EXPECT_EQ(claim["template"], "AcmeFleet");
+  EXPECT_EQ(claim["parameters"], json({{"ThingName", "sensor-42"}, {"SerialNumber", "SN-42"}}));
+  json shown = identity();
+  EXPECT_TRUE(shown["certificate"].is_null()) << shown.dump();
+  EXPECT_EQ(shown["claim_provisioning"]["template"], "AcmeFleet") << shown.dump();
+
+  // The first boot: provisioned by claim, then the hello as itself.
+  run();
+  EXPECT_TRUE(contains(last_.err,
+                       "provisioned by claim with template AcmeFleet: registered as "
+                       "thing sensor-42, certificate "))
+      << last_.err << daemon_->log();
+  EXPECT_TRUE(contains(last_.err, "(device configuration: Telemetry=60)")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "as sensor-42 and published a hello on things/sensor-42/hello"))
+      << last_.err << daemon_->log();
+
+  // The registry has the thing and its one ACTIVE certificate from ironrootd's CA; the device's
+  // token has that certificate.
+  const json thing = call("GET", "/v1/things/sensor-42");
+  EXPECT_EQ(thing["attributes"]["serial"], "SN-42") << thing.dump();
+  const json certificates = call("GET", "/v1/things/sensor-42/certificates");
+  ASSERT_EQ(certificates["items"].size(), 1u) << certificates.dump();
+  const std::string certificate_id = certificates["items"][0];
+  EXPECT_TRUE(contains(last_.err, "certificate " + certificate_id + " stored")) << last_.err;
+  const json certificate = call("GET", "/v1/certificates/" + certificate_id);
+  EXPECT_EQ(certificate["status"], "ACTIVE") << certificate.dump();
+  EXPECT_EQ(certificate["commonName"], "sensor-42");
+  shown = identity();
+  ASSERT_TRUE(shown["certificate"].is_object()) << shown.dump();
+  EXPECT_TRUE(contains(shown["certificate"]["subject"].get<std::string>(), "CN=sensor-42"))
+      << shown.dump();
+  EXPECT_TRUE(contains(shown["certificate"]["subject"].get<std::string>(), "serialNumber=SN-42"))
+      << shown.dump();
+
+  // The second boot only says hello: no new certificate, no second thing.
+  run();
+  EXPECT_FALSE(contains(last_.err, "provision")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "published a hello on things/sensor-42/hello")) << last_.err;
+  EXPECT_EQ(call("GET", "/v1/things/sensor-42/certificates")["items"].size(), 1u);
+
+  // A provisioned device takes no claim identity any more.
+  auto again = install_claim();
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(contains(again.err, "has claim provisioning settings already")) << again.err;
+}
+
+TEST_F(DeviceClaimProvisioningE2E, ARefusedProvisioningLeavesTheDeviceOfflineUntilABootSucceeds) {
+  ASSERT_NO_FATAL_FAILURE(make_claim_identity());
+  init_device();
+  ASSERT_EQ(install_claim().exit_code, 0);
+
+  // No template AcmeFleet yet: the fleet refuses RegisterThing. The firmware says so, runs
+  // offline and powers off normally.
+  run();
+  EXPECT_TRUE(contains(last_.err,
+                       "provisioning by claim with template AcmeFleet failed at "
+                       "register thing: the fleet service rejected the request"))
+      << last_.err << daemon_->log();
+  EXPECT_TRUE(contains(last_.err, "ResourceNotFound")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "the next boot tries again")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "staying offline")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "powering off")) << last_.err;
+  EXPECT_TRUE(identity()["certificate"].is_null());
+  call("GET", "/v1/things/sensor-42", nullptr, 404);
+
+  // The operator adds the template, which names things after their serial: the next boot
+  // provisions the device, which records its new name and says hello under it.
+  const json acme_name = {{"Fn::Join", {"", {"acme-", {{"Ref", "SerialNumber"}}}}}};
+  call("POST", "/v1/templates",
+       {{"templateName", "AcmeFleet"}, {"templateBody", fleet_template(acme_name)}}, 201);
+  run();
+  EXPECT_TRUE(contains(last_.err, "registered as thing acme-SN-42")) << last_.err;
+  EXPECT_TRUE(contains(last_.err, "the fleet named the thing acme-SN-42, not sensor-42"))
+      << last_.err;
+  EXPECT_TRUE(contains(last_.err, "as acme-SN-42 and published a hello on things/acme-SN-42/hello"))
+      << last_.err << daemon_->log();
+  const json shown = identity();
+  EXPECT_EQ(shown["thing_name"], "acme-SN-42") << shown.dump();
+  EXPECT_TRUE(shown["certificate"].is_object()) << shown.dump();
+  EXPECT_EQ(call("GET", "/v1/things/acme-SN-42/certificates")["items"].size(), 1u);
+}
+
+TEST_F(DeviceClaimProvisioningE2E, InstallClaimRefusesWhatCannotWorkAndChangesNothing) {
+  ASSERT_NO_FATAL_FAILURE(make_claim_identity());
+  init_device();
+  const std::string before =
+      std::string(as_chars(*read_file(fs::path(dev()) / "identity.json", 1 << 20)));
+
+  // A key that is not the claim certificate's.
+  ASSERT_EQ(cli({"image", "keygen", "-k", path("other.key")}).exit_code, 0);
+  auto r = device({"identity", "install-claim", "--dir", dev(), "--cert", path("claim.crt"),
+                   "--key", path("other.key"), "--ca", root_ca(), "--template", "AcmeFleet"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "is not the key of claim certificate")) << r.err;
+
+  // Parameters: a ThingName that is not the device's, a bad template name, a malformed --param.
+  r = install_claim({"--param", "ThingName=sensor-43"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "parameter ThingName='sensor-43' is not this device's thing name"))
+      << r.err;
+  r = device({"identity", "install-claim", "--dir", dev(), "--cert", path("claim.crt"), "--key",
+              path("claim.key"), "--ca", root_ca(), "--template", "no/slash"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "template name 'no/slash'")) << r.err;
+  r = install_claim({"--param", "=value"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "is not NAME=VALUE")) << r.err;
+  // A claim certificate is no CA to trust.
+  r = device({"identity", "install-claim", "--dir", dev(), "--cert", path("claim.crt"), "--key",
+              path("claim.key"), "--ca", path("claim.crt"), "--template", "AcmeFleet"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "is not a CA certificate")) << r.err;
+
+  EXPECT_EQ(std::string(as_chars(*read_file(fs::path(dev()) / "identity.json", 1 << 20))), before);
+  json shown = identity();
+  EXPECT_FALSE(shown.contains("claim_provisioning")) << shown.dump();
+
+  // A device certified the factory way has its certificate: no claim identity for it.
+  r = cli({"ca", "issue", "--dir", (data_ / "ca").string(), "--csr",
+           (fs::path(dev()) / "device.csr").string(), "-o", path("device.crt")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = device({"identity", "install", "--dir", dev(), "--cert", path("device.crt"), "--trust",
+              (data_ / "ca" / "ca-chain.crt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = install_claim();
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "holds its device certificate")) << r.err;
+  shown = identity();
+  EXPECT_FALSE(shown.contains("claim_provisioning")) << shown.dump();
+
+  // Nothing of the refused attempts is in the token: pkcs11-tool lists no claim objects.
+  const fs::path se = fs::path(dev()) / "secure-element";
+  const std::string pin(as_chars(*read_file(se / "pin", 1024)));
+  auto listed =
+      run_process({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label",
+                   "ironroot-device", "--login", "--pin", pin, "--list-objects"},
+                  {"SOFTHSM2_CONF=" + (se / "softhsm2.conf").string()});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_FALSE(contains(listed.out, "Claim")) << listed.out;
+  EXPECT_TRUE(contains(listed.out, "Device Cert")) << listed.out;
+}
+
+}  // namespace
+}  // namespace ironroot::testing
