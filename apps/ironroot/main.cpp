@@ -7,6 +7,7 @@
 #include "image_commands.hpp"
 #include "logging.hpp"
 #include "output.hpp"
+#include "provision_commands.hpp"
 
 int main(int argc, char** argv) {
   using namespace ironroot::cli;
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   add_ca_commands(app, out, exit_code);
   add_broker_commands(app, out, exit_code);
   add_fleet_commands(app, out, exit_code);
+  add_provision_commands(app, out, exit_code);
 
   return run_command_line(app, argc, argv, exit_code);
 }

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
+#include "ironroot/crypto/x509.hpp"
 #include "ironroot/protocol/provisioning.hpp"
 
 namespace ironroot::service {
@@ -13,6 +16,8 @@ namespace errors = protocol::provisioning_errors;
 // A bound on requests waiting for the worker: beyond it, requests are refused with a log line
 // rather than queued without limit (the devices retry).
 constexpr std::size_t kMaxQueuedRequests = 10'000;
+// A notice carries one certificate and a few short fields.
+constexpr std::size_t kMaxNoticeSize = 64 * 1024;
 
 // Decodes a request's payload, or the ErrorResponse that refuses it.
 template <class Request>
@@ -44,8 +49,11 @@ std::optional<DeviceRequest> parse_device_request_topic(std::string_view topic) 
 }
 
 DeviceApi::DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca,
-                     mqtt::Client& fleet, protocol::TopicPrefix prefix)
-    : provisioning_(registry, ca), fleet_(fleet), prefix_(std::move(prefix)) {
+                     mqtt::Client& fleet, protocol::TopicPrefix prefix,
+                     fleet::ProvisioningOptions options)
+    : provisioning_(registry, ca, nullptr, std::move(options)),
+      fleet_(fleet),
+      prefix_(std::move(prefix)) {
   worker_ = std::thread([this] { work(); });
 }
 
@@ -60,7 +68,8 @@ DeviceApi::~DeviceApi() {
 
 std::vector<std::string> DeviceApi::subscriptions() const {
   return {std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/certificates/#",
-          std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/provisioning-templates/#"};
+          std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/provisioning-templates/#",
+          std::string(kJustInTimeNoticePrefix) + "+"};
 }
 
 void DeviceApi::enqueue(const mqtt::Message& message) {
@@ -94,7 +103,56 @@ void DeviceApi::reply(const DeviceRequest& to, const std::string& topic, const B
   }
 }
 
+void DeviceApi::register_just_in_time(const mqtt::Message& notice) {
+  if (notice.payload.size() > kMaxNoticeSize) {
+    spdlog::warn("ignoring a just-in-time notice of {} bytes", notice.payload.size());
+    return;
+  }
+  auto fields = nlohmann::json::parse(notice.payload.begin(), notice.payload.end(), nullptr, false);
+  auto pem = fields.is_object() ? fields.find("certificatePem") : fields.end();
+  if (pem == fields.end() || !pem->is_string()) {
+    spdlog::warn("ignoring a just-in-time notice without a certificate on {}", notice.topic);
+    return;
+  }
+  const std::string client_id =
+      fields.contains("clientId") && fields["clientId"].is_string() ? fields["clientId"] : "?";
+  auto certificate = crypto::Certificate::from_pem(as_bytes(pem->get_ref<const std::string&>()));
+  if (!certificate) {
+    spdlog::warn("ignoring a just-in-time notice for {}: {}", client_id,
+                 certificate.error().message);
+    return;
+  }
+  auto registered = provisioning_.register_just_in_time({*certificate});
+  if (!registered) {
+    spdlog::warn("just-in-time registration of {} (client {}) refused: {}",
+                 to_hex(certificate->fingerprint()), client_id, registered.error().message);
+    return;
+  }
+  if (!*registered) return;  // registered and usable already: the device reconnects
+  const fleet::JustInTimeRegistration& done = **registered;
+  if (done.thing_name) {
+    spdlog::info("just-in-time provisioned thing {} with certificate {} of CA {} (client {})",
+                 *done.thing_name, done.event.certificate_id, done.event.ca_certificate_id,
+                 client_id);
+  } else {
+    spdlog::info("just-in-time registered certificate {} of CA {} as {} (client {})",
+                 done.event.certificate_id, done.event.ca_certificate_id,
+                 done.event.certificate_status, client_id);
+  }
+  auto topic = protocol::certificate_registered_topic(prefix_, done.event.ca_certificate_id);
+  if (!topic) {
+    spdlog::error("no event topic for CA {}: {}", done.event.ca_certificate_id,
+                  topic.error().message);
+    return;
+  }
+  const std::string payload = done.event.encode().dump();
+  if (auto sent = fleet_.publish(*topic, as_bytes(payload), 1); !sent) {
+    spdlog::error("cannot publish {}: {}", *topic, sent.error().message);
+  }
+}
+
 void DeviceApi::handle(const mqtt::Message& message) {
+  if (message.topic.starts_with(kJustInTimeNoticePrefix)) return register_just_in_time(message);
   auto request = parse_device_request_topic(message.topic);
   if (!request) {
     spdlog::warn("ignoring a message on {}: not a device request", message.topic);

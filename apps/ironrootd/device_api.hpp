@@ -1,5 +1,6 @@
 // The device-facing MQTT API of the fleet service (AWS IoT's reserved topics), now fleet
-// provisioning. The broker plugin hands every device request to the fleet connection as
+// provisioning and just-in-time registration. The broker plugin hands every device request to the
+// fleet connection as
 // `$ironroot/from/<clientId>/<certificateId>/<topic>` (docs/broker-plugin.md), so the service knows
 // who asks; replies go back through `$ironroot/to/<clientId>/<reply topic>`, which the plugin
 // delivers to that client alone, subscribed or not, as AWS IoT does.
@@ -25,6 +26,10 @@ namespace ironroot::service {
 inline constexpr std::string_view kFromPrefix = "$ironroot/from/";
 inline constexpr std::string_view kToPrefix = "$ironroot/to/";
 inline constexpr std::string_view kRegistryChangedTopic = "$ironroot/registry/changed";
+// The broker plugin's notice that a certificate eligible for just-in-time registration tried to
+// connect: `<prefix><ca id>`, JSON with `certificatePem` (docs/broker-plugin.md).
+inline constexpr std::string_view kJustInTimeNoticePrefix =
+    "$ironroot/events/certificates/registered/";
 
 // A device request as the plugin delivers it.
 struct DeviceRequest {
@@ -41,7 +46,7 @@ class DeviceApi {
   // `registry` is this API's own connection (the REST API has another); it, `ca` and `fleet` must
   // outlive the DeviceApi.
   DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca, mqtt::Client& fleet,
-            protocol::TopicPrefix prefix);
+            protocol::TopicPrefix prefix, fleet::ProvisioningOptions options = {});
   ~DeviceApi();  // finishes the request in hand, drops the rest
   DeviceApi(const DeviceApi&) = delete;
   DeviceApi& operator=(const DeviceApi&) = delete;
@@ -54,6 +59,9 @@ class DeviceApi {
  private:
   void work();
   void handle(const mqtt::Message& message);
+  // A plugin notice: registers (and, with the CA's template, provisions) the certificate, then
+  // publishes AWS IoT's <prefix>/events/certificates/registered/<caCertificateId>.
+  void register_just_in_time(const mqtt::Message& notice);
   void reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload);
 
   fleet::ProvisioningService provisioning_;

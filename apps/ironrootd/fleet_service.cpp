@@ -15,10 +15,12 @@
 #include "ironroot/ca/ca_folder.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/digest.hpp"
+#include "ironroot/fleet/provisioning.hpp"
 #include "ironroot/fleet/registry.hpp"
 #include "ironroot/fleet/rest_api.hpp"
 #include "ironroot/mosquitto/broker_folder.hpp"
 #include "ironroot/mqtt/client.hpp"
+#include "trusted_cas.hpp"
 
 namespace ironroot::service {
 
@@ -55,6 +57,13 @@ Result<ca::CaFolder> open_ca(const DataFolder& data, const CaConfig& config,
     spdlog::info("registered the device CA {} ({})", device_ca.subject(), id);
   }
   return folder;
+}
+
+// How both provisioning services (the devices' and the operators') issue certificates.
+fleet::ProvisioningOptions provisioning_options(const ServiceConfig& config) {
+  fleet::ProvisioningOptions options;
+  options.certificate_validity = std::chrono::days(config.ca.device_validity_days);
+  return options;
 }
 
 // data/broker, written on first start from the configuration and the CA.
@@ -131,8 +140,14 @@ struct FleetService::State {
   std::unique_ptr<DeviceApi> device_api;
   std::atomic<DeviceApi*> device_api_ready{nullptr};
   std::optional<ca::CaFolder> ca;
+  std::unique_ptr<TrustedCas> trusted_cas;
   std::unique_ptr<BrokerSupervisor> broker;
   std::unique_ptr<mqtt::Client> fleet;
+  // --- operator bulk provisioning (issue 5): the REST API's provisioning service, over the REST
+  // registry connection (the API's mutex serializes both), with a device CA of its own.
+  std::optional<crypto::CertificateAuthority> rest_device_ca;
+  std::unique_ptr<fleet::ProvisioningService> rest_provisioning;
+  // --- end operator bulk provisioning
   std::unique_ptr<fleet::RestApi> api;
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
@@ -173,6 +188,12 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
       return tl::unexpected(ok.error());
     }
     const fs::path broker = s.data->path(kBrokerDir);
+    auto trust_registry = fleet::Registry::open(s.data->path(kRegistryFile));
+    if (!trust_registry) return fail("the registry: " + trust_registry.error().message);
+    s.trusted_cas = std::make_unique<TrustedCas>(std::move(*trust_registry), broker);
+    if (auto ok = s.trusted_cas->sync(); !ok) {
+      return prefixed(ok.error(), "the broker's trusted CAs");
+    }
     BrokerSupervisor::Options options;
     options.mosquitto = config.broker.mosquitto;
     options.config = broker / "mosquitto.conf";
@@ -200,7 +221,8 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
     s.device_ca.emplace(std::move(*device_ca));
     auto prefix = protocol::TopicPrefix::create(config.broker.topic_prefix);
     if (!prefix) return prefixed(prefix.error(), "broker.topic_prefix");
-    s.device_api = std::make_unique<DeviceApi>(*s.device_registry, *s.device_ca, *s.fleet, *prefix);
+    s.device_api = std::make_unique<DeviceApi>(*s.device_registry, *s.device_ca, *s.fleet, *prefix,
+                                               provisioning_options(config));
     s.device_api_ready = s.device_api.get();
     for (const std::string& filter : s.device_api->subscriptions()) {
       if (auto ok = s.fleet->subscribe(filter, 1); !ok) {
@@ -209,13 +231,28 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
     }
   }
 
-  auto api = fleet::RestApi::create(*s.registry, {fleet::operator_token("operator", *token)});
+  // --- operator bulk provisioning (issue 5)
+  auto rest_device_ca = s.ca->device_ca();
+  if (!rest_device_ca) return prefixed(rest_device_ca.error(), "the device CA");
+  s.rest_device_ca.emplace(std::move(*rest_device_ca));
+  s.rest_provisioning = std::make_unique<fleet::ProvisioningService>(
+      *s.registry, *s.rest_device_ca, nullptr, provisioning_options(config));
+  fleet::RestApiOptions api_options;
+  api_options.provisioning = s.rest_provisioning.get();
+  api_options.device_trust_pem = s.ca->root_certificate().pem();
+  // --- end operator bulk provisioning
+  auto api = fleet::RestApi::create(*s.registry, {fleet::operator_token("operator", *token)},
+                                    std::move(api_options));
   if (!api) return prefixed(api.error(), "the REST API");
   s.api = std::move(*api);
   if (s.fleet) {
     // Tell the broker plugin, which then re-checks every connected device: a revoked
     // certificate is disconnected at once.
     s.api->on_change([&s] {
+      // A CA registered, activated or deactivated is trusted, or not, from the next handshake.
+      if (auto ok = s.trusted_cas->sync(); !ok) {
+        spdlog::error("cannot update the broker's trusted CAs: {}", ok.error().message);
+      }
       if (auto sent = s.fleet->publish(kRegistryChangedTopic, {}, 1); !sent) {
         spdlog::error("cannot tell the broker about a registry change: {}", sent.error().message);
       }

@@ -13,12 +13,18 @@
 
 namespace ironroot::broker {
 
+// The connection's TLS client certificate and its identity (the certificate's id and the MQTT
+// client id).
+struct Peer {
+  crypto::Certificate certificate;
+  fleet::ClientIdentity identity;
+};
+
 namespace {
 
 constexpr std::size_t kMaxLoggedBytes = 256;
 
-// The connection's identity: its TLS client certificate's id and its MQTT client id.
-Result<fleet::ClientIdentity> identity_of(mosquitto* client) {
+Result<Peer> peer_of(mosquitto* client) {
   // A new reference to the peer certificate (SSL_get_peer_certificate), owned by `certificate`.
   void* peer = mosquitto_client_certificate(client);
   if (peer == nullptr) return fail("no TLS client certificate");
@@ -26,7 +32,8 @@ Result<fleet::ClientIdentity> identity_of(mosquitto* client) {
   if (!certificate) return prefixed(certificate.error(), "client certificate");
   const char* client_id = mosquitto_client_id(client);
   if (client_id == nullptr || *client_id == '\0') return fail("no client id");
-  return fleet::ClientIdentity{fleet::certificate_id_of(*certificate), client_id};
+  fleet::ClientIdentity identity{fleet::certificate_id_of(*certificate), client_id};
+  return Peer{std::move(*certificate), std::move(identity)};
 }
 
 std::string who(const fleet::ClientIdentity& identity) {
@@ -38,16 +45,19 @@ void log_refusal(const std::string& text) {
   mosquitto_log_printf(MOSQ_LOG_NOTICE, "ironroot: %s", text.c_str());
 }
 
-// Tells the fleet service, as AWS IoT does for just-in-time registration, that a certificate of
-// a CA with auto-registration tried to connect.
-void publish_just_in_time_event(const fleet::ClientIdentity& identity, const std::string& ca_id) {
+// Tells the fleet service that a certificate eligible for just-in-time registration (unknown,
+// or PENDING_ACTIVATION, and issued by a registered ACTIVE CA with auto-registration) tried to
+// connect: AWS IoT's registration event keys, and the certificate itself, which the service
+// registers (and provisions, when the CA has a template) as AWS IoT does.
+void publish_just_in_time_event(const Peer& peer, const std::string& ca_id) {
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch());
-  nlohmann::json event = {{"certificateId", identity.certificate_id},
+  nlohmann::json event = {{"certificateId", peer.identity.certificate_id},
                           {"caCertificateId", ca_id},
                           {"timestamp", now.count()},
                           {"certificateStatus", "PENDING_ACTIVATION"},
-                          {"clientId", identity.client_id}};
+                          {"clientId", peer.identity.client_id},
+                          {"certificatePem", peer.certificate.pem()}};
   const std::string payload = event.dump();
   const std::string topic = std::string(kJustInTimeEventPrefix) + ca_id;
   int rc = mosquitto_broker_publish_copy(nullptr, topic.c_str(), static_cast<int>(payload.size()),
@@ -110,7 +120,8 @@ bool DeviceGate::is_admitted(const mosquitto* client, const fleet::ClientIdentit
          found->second.certificate_id == identity.certificate_id;
 }
 
-bool DeviceGate::admit(mosquitto* client, const fleet::ClientIdentity& identity) {
+bool DeviceGate::admit(mosquitto* client, const Peer& peer) {
+  const fleet::ClientIdentity& identity = peer.identity;
   connections_.erase(client);
   auto decision = authorizer_.authorize(identity, {policy::Action::connect, identity.client_id});
   if (!decision) {
@@ -119,10 +130,17 @@ bool DeviceGate::admit(mosquitto* client, const fleet::ClientIdentity& identity)
     return false;
   }
   if (!decision->allowed) {
-    log_refusal(who(identity) + " " + decision->reason);
-    if (decision->just_in_time_ca_id) {
-      publish_just_in_time_event(identity, *decision->just_in_time_ca_id);
+    std::optional<std::string> ca_id = decision->just_in_time_ca_id;
+    if (!ca_id) {
+      auto issuer = authorizer_.just_in_time_issuer(peer.certificate);
+      if (issuer && *issuer) {
+        ca_id = *issuer;
+        decision->reason +=
+            " (eligible for just-in-time registration by CA " + ca_id->substr(0, 12) + "...)";
+      }
     }
+    log_refusal(who(identity) + " " + decision->reason);
+    if (ca_id) publish_just_in_time_event(peer, *ca_id);
     return false;
   }
   // A connection that takes over this client id's session replaces the older one.
@@ -133,15 +151,15 @@ bool DeviceGate::admit(mosquitto* client, const fleet::ClientIdentity& identity)
 }
 
 int DeviceGate::on_basic_auth(mosquitto* client) {
-  auto identity = identity_of(client);
-  if (!identity) {
+  auto peer = peer_of(client);
+  if (!peer) {
     log_refusal(
         "connection from " +
         printable(mosquitto_client_address(client) ? mosquitto_client_address(client) : "?") +
-        " refused: " + identity.error().message);
+        " refused: " + peer.error().message);
     return MOSQ_ERR_AUTH;
   }
-  return admit(client, *identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+  return admit(client, *peer) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
 }
 
 void DeviceGate::kick(const mosquitto* client, const std::string& client_id) {
@@ -152,14 +170,15 @@ void DeviceGate::kick(const mosquitto* client, const std::string& client_id) {
 
 int DeviceGate::on_acl_check(mosquitto* client, const char* topic, int access, bool retain) {
   if (kicking_.contains(client)) return MOSQ_ERR_ACL_DENIED;
-  auto identity = identity_of(client);
-  if (!identity) {
-    log_refusal("refused a request: " + identity.error().message);
+  auto peer = peer_of(client);
+  if (!peer) {
+    log_refusal("refused a request: " + peer.error().message);
     return MOSQ_ERR_ACL_DENIED;
   }
+  const fleet::ClientIdentity* identity = &peer->identity;
   if (!is_admitted(client, *identity)) {
     // No connect hook ran (use_identity_as_username): this is the connection's first request.
-    if (!admit(client, *identity)) {
+    if (!admit(client, *peer)) {
       kick(client, identity->client_id);
       return MOSQ_ERR_ACL_DENIED;
     }

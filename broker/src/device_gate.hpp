@@ -20,6 +20,8 @@ struct mosquitto_evt_message;
 
 namespace ironroot::broker {
 
+struct Peer;  // a connection's certificate and identity (device_gate.cpp)
+
 // One device listener's gate. Mosquitto calls it on its single network thread only; so do the
 // fleet listener's callbacks that reach it (FleetRelay), which is why it needs no lock.
 class DeviceGate {
@@ -66,7 +68,7 @@ class DeviceGate {
   DeviceGate(fleet::Registry registry, std::string api_prefix);
   // Checks iot:Connect; on success records the connection. Logs a refusal, and tells the fleet
   // service about certificates eligible for just-in-time registration.
-  bool admit(mosquitto* client, const fleet::ClientIdentity& identity);
+  bool admit(mosquitto* client, const Peer& peer);
   bool is_admitted(const mosquitto* client, const fleet::ClientIdentity& identity) const;
   // Disconnects `client`. Mosquitto 2.0.11 re-checks a persistent session's subscriptions while
   // it kicks (MOSQ_ACL_SUBSCRIBE, which removes those refused): those checks are refused here

@@ -24,9 +24,10 @@ inline constexpr std::string_view kRelayPrefix = "$ironroot/to/";
 // receives it.
 inline constexpr std::string_view kRegistryChangedTopic = "$ironroot/registry/changed";
 // The plugin's notices to the fleet service (only fleet-listener clients receive them):
-// `$ironroot/events/certificates/registered/<ca id>` when a PENDING_ACTIVATION certificate of a
-// CA with auto-registration tries to connect (AWS IoT's just-in-time registration event, with
-// its payload keys).
+// `$ironroot/events/certificates/registered/<ca id>` when a certificate that is unknown or
+// PENDING_ACTIVATION, issued by a registered ACTIVE CA with auto-registration, tries to connect
+// (AWS IoT's just-in-time registration event keys, plus `clientId` and `certificatePem`, which
+// the fleet service registers; it then publishes AWS's event itself).
 inline constexpr std::string_view kEventsPrefix = "$ironroot/events/";
 inline constexpr std::string_view kJustInTimeEventPrefix =
     "$ironroot/events/certificates/registered/";

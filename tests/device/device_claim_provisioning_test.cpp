@@ -19,28 +19,14 @@
 #include <string>
 #include <vector>
 
+#include "claim_fleet.hpp"
 #include "daemon.hpp"
 #include "device_e2e.hpp"
+#include "operator_client.hpp"
 #include "support/broker_process.hpp"
 
 namespace ironroot::testing {
 namespace {
-
-const json kClaimPolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
-  {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
-  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
-    "arn:aws:iot:*:*:topic/$aws/certificates/create-from-csr/*",
-    "arn:aws:iot:*:*:topic/$aws/provisioning-templates/AcmeFleet/provision/*"]},
-  {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
-    "arn:aws:iot:*:*:topicfilter/$aws/certificates/create-from-csr/*",
-    "arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/AcmeFleet/provision/*"]}]})");
-
-const json kDevicePolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
-  {"Effect": "Allow", "Action": "iot:Connect",
-   "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
-  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive", "iot:Subscribe"],
-   "Resource": ["arn:aws:iot:*:*:topic/things/${iot:Connection.Thing.ThingName}/*",
-                "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*"]}]})");
 
 // A template that names the thing after the ThingName parameter (the device's own name).
 json fleet_template(const json& thing_name = {{"Ref", "ThingName"}}) {
@@ -71,19 +57,9 @@ class DeviceClaimProvisioningE2E : public DeviceE2E {
 
   json call(const std::string& method, const std::string& path, const json& body = nullptr,
             int expected = 200) {
-    auto text = read_file(data_ / "operator.token", 4096);
-    std::string token(as_chars(*text));
-    while (!token.empty() && token.back() == '\n') token.pop_back();
-    httplib::Client client("127.0.0.1", ports_.api);
-    client.set_bearer_token_auth(token.c_str());
-    const std::string payload = body.is_null() ? "" : body.dump();
-    auto r = method == "POST"  ? client.Post(path.c_str(), payload, "application/json")
-             : method == "PUT" ? client.Put(path.c_str(), payload, "application/json")
-                               : client.Get(path.c_str());
-    EXPECT_TRUE(r) << method << " " << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expected) << method << " " << path << ": " << r->body;
-    return r->body.empty() ? json(nullptr) : json::parse(r->body, nullptr, false);
+    ApiResponse response = OperatorClient(ports_.api, data_).request(method, path, body);
+    EXPECT_EQ(response.status, expected) << method << " " << path << ": " << response.body.dump();
+    return response.body;
   }
 
   std::string root_ca() const { return (data_ / "ca" / "root-ca.crt").string(); }

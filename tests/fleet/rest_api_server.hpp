@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,12 +24,15 @@ inline constexpr const char* kBobToken = "bob-fedcba9876543210fedcba9876543210";
 
 class RestApiServer {
  public:
-  RestApiServer() {
+  // `options`, when given, makes the API's options from the server's registry (before the API
+  // exists): a provisioning service over it, for example.
+  explicit RestApiServer(std::function<RestApiOptions(Registry&)> options = nullptr) {
     auto registry = Registry::open(dir_ / "registry.db");
     if (!registry) throw std::runtime_error(registry.error().message);
     registry_.emplace(std::move(*registry));
     auto api = RestApi::create(
-        *registry_, {operator_token("alice", kAliceToken), operator_token("bob", kBobToken)});
+        *registry_, {operator_token("alice", kAliceToken), operator_token("bob", kBobToken)},
+        options ? options(*registry_) : RestApiOptions{});
     if (!api) throw std::runtime_error(api.error().message);
     api_ = std::move(*api);
     api_->mount(server_);

@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "ironroot/ca/ca_folder.hpp"
+#include "ironroot/crypto/certificate_authority.hpp"
 #include "support/temp_dir.hpp"
 
 namespace ironroot::mosquitto {
@@ -156,6 +159,53 @@ TEST_F(BrokerFolderTest, InitWithAPluginWritesTheFolderWithoutTheAcl) {
   EXPECT_EQ(records->front().serial, folder->server_certificate.serial_hex());
   EXPECT_EQ(records->front().subject, folder->server_certificate.subject());
   EXPECT_EQ(folder->device_ca.subject(), ca->device_ca_certificate().subject());
+}
+
+TEST_F(BrokerFolderTest, WithAPluginTheRegistryReplacesTheCrlAndRegisteredCasAreTrusted) {
+  options_.plugin = a_plugin(plugin_library_);
+  auto folder = init_broker_folder(broker_, options_);
+  ASSERT_TRUE(folder) << folder.error().message;
+  const auto devices = listener_lines(slurp(folder->config_file()), 18883);
+  EXPECT_GE(index_of(devices, "capath " + (broker_ / kTrustedCasDir).string()), 0);
+  EXPECT_FALSE(has_line_starting(devices, "crlfile"));
+  // Without a CRL in use, an expired one cannot stop the broker.
+  fs::remove(broker_ / kCrlFile);
+  EXPECT_TRUE(check_broker_folder(broker_));
+
+  // OpenSSL's hashed layout: <subject hash>.<n>, only what is asked for, rewritten as it changes.
+  auto make_ca = [](const std::string& name) {
+    auto root = crypto::CertificateAuthority::create_root(
+        {name, "", ""},
+        std::make_unique<crypto::PrivateKey>(
+            *crypto::PrivateKey::generate(crypto::KeyType::ecdsa_p256)),
+        crypto::validity_from_now(std::chrono::days(30), std::chrono::floor<std::chrono::seconds>(
+                                                             std::chrono::system_clock::now())));
+    return root->certificate();
+  };
+  const crypto::Certificate a = make_ca("Maker A"), b = make_ca("Maker B");
+  auto name_of = [](const crypto::Certificate& c) {
+    char stem[9];
+    std::snprintf(stem, sizeof stem, "%08x", c.subject_name_hash());
+    return std::string(stem) + ".0";
+  };
+  const std::vector<crypto::Certificate> both{a, b, a};
+  ASSERT_TRUE(write_trusted_cas(broker_, both));
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(broker_ / kTrustedCasDir)) {
+    files.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{name_of(a), name_of(b)}));
+  EXPECT_EQ(slurp(broker_ / kTrustedCasDir / name_of(b)), b.pem());
+  const std::vector<crypto::Certificate> only_b{b};
+  ASSERT_TRUE(write_trusted_cas(broker_, only_b));
+  EXPECT_FALSE(fs::exists(broker_ / kTrustedCasDir / name_of(a)));
+  EXPECT_TRUE(fs::exists(broker_ / kTrustedCasDir / name_of(b)));
+
+  // A folder written without the plugin has no such folder: said so, not created.
+  fs::remove_all(broker_ / kTrustedCasDir);
+  auto refused = write_trusted_cas(broker_, only_b);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("without the broker plugin"), std::string::npos);
 }
 
 TEST_F(BrokerFolderTest, InitWithoutAPluginWritesTheAcl) {

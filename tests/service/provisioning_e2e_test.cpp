@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon.hpp"
+#include "claim_fleet.hpp"
 #include "ironroot/agent/fleet_provisioning.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/x509.hpp"
@@ -18,6 +18,7 @@
 #include "ironroot/keystore/token_key.hpp"
 #include "ironroot/mqtt/client.hpp"
 #include "ironroot/mqtt/tls.hpp"
+#include "service_fixture.hpp"
 #include "support/broker_process.hpp"
 #include "support/process.hpp"
 #include "support/softhsm_token.hpp"
@@ -33,59 +34,8 @@ using namespace std::chrono_literals;
 constexpr const char* kToken = "device-1";
 constexpr const char* kPin = "1234";
 
-const json kClaimPolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
-  {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
-  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
-    "arn:aws:iot:*:*:topic/$aws/certificates/create-from-csr/*",
-    "arn:aws:iot:*:*:topic/$aws/provisioning-templates/AcmeFleet/provision/*"]},
-  {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
-    "arn:aws:iot:*:*:topicfilter/$aws/certificates/create-from-csr/*",
-    "arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/AcmeFleet/provision/*"]}]})");
-
-const json kDevicePolicy = json::parse(R"({"Version": "2012-10-17", "Statement": [
-  {"Effect": "Allow", "Action": "iot:Connect",
-   "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
-  {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive", "iot:Subscribe"],
-   "Resource": ["arn:aws:iot:*:*:topic/things/${iot:Connection.Thing.ThingName}/*",
-                "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*"]}]})");
-
-const json kTemplate = json::parse(R"({
-  "Parameters": {"ThingName": {"Type": "String"}, "SerialNumber": {"Type": "String"}},
-  "Resources": {
-    "thing": {"Type": "AWS::IoT::Thing",
-              "Properties": {"ThingName": {"Ref": "ThingName"},
-                             "AttributePayload": {"serial": {"Ref": "SerialNumber"}}}},
-    "certificate": {"Type": "AWS::IoT::Certificate",
-                    "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
-                                   "Status": "ACTIVE"}},
-    "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "DevicePolicy"}}},
-  "DeviceConfiguration": {"Telemetry": "60"}})");
-
-class ProvisioningE2E : public ::testing::Test {
+class ProvisioningE2E : public ServiceTest {
  protected:
-  void SetUp() override {
-    ::chmod(temp_.path().c_str(), 0755);  // Mosquitto runs as its own user
-    daemon_ = std::make_unique<Daemon>(ports_.args(data_));
-    ASSERT_TRUE(daemon_->wait_for_log("ironrootd is running")) << daemon_->log();
-  }
-
-  json call(const std::string& method, const std::string& path, const json& body = nullptr,
-            int expected = 200) {
-    auto text = read_file(data_ / "operator.token", 4096);
-    std::string token(as_chars(*text));
-    while (!token.empty() && token.back() == '\n') token.pop_back();
-    httplib::Client client("127.0.0.1", ports_.api);
-    client.set_bearer_token_auth(token.c_str());
-    const std::string payload = body.is_null() ? "" : body.dump();
-    auto r = method == "POST"  ? client.Post(path.c_str(), payload, "application/json")
-             : method == "PUT" ? client.Put(path.c_str(), payload, "application/json")
-                               : client.Get(path.c_str());
-    EXPECT_TRUE(r) << method << " " << path;
-    if (!r) return nullptr;
-    EXPECT_EQ(r->status, expected) << method << " " << path << ": " << r->body;
-    return r->body.empty() ? json(nullptr) : json::parse(r->body, nullptr, false);
-  }
-
   keystore::Pkcs11Uri token_uri() const {
     return *keystore::Pkcs11Uri::parse(std::string("pkcs11:token=") + kToken +
                                        "?pin-value=" + kPin);
@@ -136,11 +86,7 @@ class ProvisioningE2E : public ::testing::Test {
     return s;
   }
 
-  TempDir temp_;
   SoftHsmToken token_{kToken, kPin};
-  fs::path data_ = temp_.path() / "data";
-  ServicePorts ports_;
-  std::unique_ptr<Daemon> daemon_;
   std::string claim_id_;
 };
 
@@ -157,7 +103,8 @@ TEST_F(ProvisioningE2E, ADeviceProvisionsItselfByClaimAndIsDisconnectedWhenRevok
   ASSERT_TRUE(refused.error().rejection);
   EXPECT_EQ(refused.error().rejection->error_code, "ResourceNotFound");
 
-  call("POST", "/v1/templates", {{"templateName", "AcmeFleet"}, {"templateBody", kTemplate}}, 201);
+  call("POST", "/v1/templates", {{"templateName", "AcmeFleet"}, {"templateBody", kFleetTemplate}},
+       201);
   auto report = agent::provision_by_claim(settings());
   ASSERT_TRUE(report) << report.error().message << "\n" << daemon_->log();
   EXPECT_EQ(report->thing_name, "sensor-42");

@@ -349,6 +349,9 @@ std::string Certificate::subject() const {
 std::string Certificate::issuer() const {
   return name_text(X509_get_issuer_name(x509_.get()));
 }
+std::uint32_t Certificate::subject_name_hash() const {
+  return static_cast<std::uint32_t>(X509_subject_name_hash(x509_.get()));
+}
 Result<DistinguishedName> Certificate::subject_name() const {
   return read_name(X509_get_subject_name(x509_.get()));
 }

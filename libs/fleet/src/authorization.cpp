@@ -118,6 +118,19 @@ RegistryResult<const DeviceAuthorizer::CertificateView*> DeviceAuthorizer::view_
   }
 }
 
+RegistryResult<std::optional<std::string>> DeviceAuthorizer::just_in_time_issuer(
+    const crypto::Certificate& certificate) {
+  auto view = view_of(certificate_id_of(certificate));
+  if (!view) return tl::unexpected(view.error());
+  if ((*view)->record) return std::optional<std::string>();
+  auto ca = registry_.issuing_ca(certificate);
+  if (!ca) return tl::unexpected(ca.error());
+  if (!*ca || (*ca)->status != CaStatus::active || !(*ca)->auto_registration) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>((*ca)->id);
+}
+
 RegistryResult<AuthorizationDecision> DeviceAuthorizer::authorize(const ClientIdentity& identity,
                                                                   const policy::Request& request) {
   auto found = view_of(identity.certificate_id);

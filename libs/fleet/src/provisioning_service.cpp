@@ -167,13 +167,8 @@ ProvisioningResult<std::string> ProvisioningService::active_claim(
   return *id;
 }
 
-template <class T>
-ProvisioningResult<T> ProvisioningService::issue(std::string_view claim_certificate_id,
-                                                 const crypto::CertificateRequest& csr,
-                                                 T response) {
-  auto claim = active_claim(claim_certificate_id);
-  if (!claim) return tl::unexpected(claim.error());
-  if (auto ok = check_csr(csr); !ok) return reject(errors::kInvalidPayload, ok.error().message);
+ProvisioningResult<ProvisioningService::Issued> ProvisioningService::issue_from_ca(
+    const crypto::CertificateRequest& csr) {
   const std::string ca_id = to_hex(ca_.certificate().fingerprint());
   auto ca = registry_.describe_ca(ca_id);
   if (!ca) {
@@ -193,12 +188,24 @@ ProvisioningResult<T> ProvisioningService::issue(std::string_view claim_certific
   }
   auto certificate = ca_.issue_device_certificate(csr, validity);
   if (!certificate) return reject(errors::kInternalError, certificate.error().message);
+  return Issued{std::move(*certificate), ca_id};
+}
+
+template <class T>
+ProvisioningResult<T> ProvisioningService::issue(std::string_view claim_certificate_id,
+                                                 const crypto::CertificateRequest& csr,
+                                                 T response) {
+  auto claim = active_claim(claim_certificate_id);
+  if (!claim) return tl::unexpected(claim.error());
+  if (auto ok = check_csr(csr); !ok) return reject(errors::kInvalidPayload, ok.error().message);
+  auto issued = issue_from_ca(csr);
+  if (!issued) return tl::unexpected(issued.error());
   auto secret = crypto::random_bytes(32);
   if (!secret) return reject(errors::kInternalError, secret.error().message);
   const std::string token = to_hex(*secret);
   auto record = registry_.register_certificate_with_token(
-      actor_for(*claim), certificate->pem(), ca_id,
-      NewOwnershipToken{token_hash(token), *claim, now + options_.ownership_token_lifetime});
+      actor_for(*claim), issued->certificate.pem(), issued->ca_id,
+      NewOwnershipToken{token_hash(token), *claim, clock_() + options_.ownership_token_lifetime});
   if (!record) return reject(errors::kInternalError, record.error().message);
   response.certificate_id = record->id;
   response.certificate_pem = record->pem;
@@ -241,11 +248,8 @@ ProvisioningService::create_keys_and_certificate(std::string_view claim_certific
   return issue(claim_certificate_id, *csr, std::move(response));
 }
 
-ProvisioningResult<protocol::RegisterThingResponse> ProvisioningService::register_thing(
-    std::string_view claim_certificate_id, std::string_view template_name,
-    const protocol::RegisterThingRequest& request, std::string_view client_id) {
-  auto claim = active_claim(claim_certificate_id);
-  if (!claim) return tl::unexpected(claim.error());
+ProvisioningResult<ProvisioningTemplate> ProvisioningService::enabled_template(
+    std::string_view template_name) {
   auto stored = registry_.describe_template(template_name);
   if (!stored) {
     if (stored.error().code == RegistryErrorCode::not_found) {
@@ -257,6 +261,16 @@ ProvisioningResult<protocol::RegisterThingResponse> ProvisioningService::registe
     return reject(errors::kResourceNotFound,
                   "provisioning template '" + stored->name + "' is disabled");
   }
+  return std::move(*stored);
+}
+
+ProvisioningResult<protocol::RegisterThingResponse> ProvisioningService::register_thing(
+    std::string_view claim_certificate_id, std::string_view template_name,
+    const protocol::RegisterThingRequest& request, std::string_view client_id) {
+  auto claim = active_claim(claim_certificate_id);
+  if (!claim) return tl::unexpected(claim.error());
+  auto stored = enabled_template(template_name);
+  if (!stored) return tl::unexpected(stored.error());
 
   const std::string& token = request.certificate_ownership_token;
   if (token.empty() || token.size() > protocol::kMaxOwnershipTokenSize) {
@@ -326,6 +340,101 @@ ProvisioningResult<protocol::RegisterThingResponse> ProvisioningService::registe
   return response;
 }
 
+ProvisioningResult<OperatorProvisioning> ProvisioningService::provision_by_operator(
+    std::string_view operator_name, std::string_view template_name,
+    const TemplateParameters& parameters, const crypto::CertificateRequest& csr) {
+  auto stored = enabled_template(template_name);
+  if (!stored) return tl::unexpected(stored.error());
+  auto body = ProvisioningTemplateBody::parse(stored->body);
+  if (!body) {
+    return reject(errors::kInternalError, "provisioning template '" + stored->name +
+                                              "' is invalid: " + body.error().message);
+  }
+  for (const auto& [name, value] : parameters) {
+    if (name.rfind(kPseudoParameterPrefix, 0) == 0) {
+      return reject(errors::kInvalidPayload, "parameter '" + name + "': names starting with " +
+                                                 std::string(kPseudoParameterPrefix) +
+                                                 " are the service's to supply");
+    }
+  }
+  if (auto ok = check_csr(csr); !ok) return reject(errors::kInvalidPayload, ok.error().message);
+  auto key = csr.public_key();
+  if (!key) return reject(errors::kInvalidPayload, key.error().message);
+
+  // The template evaluated before the certificate exists, with two stand-in ids: the thing it
+  // names is known now unless its name depends on the certificate id.
+  auto evaluate = [&](const std::string& certificate_id) -> ProvisioningResult<TemplateOutcome> {
+    TemplateParameters all = parameters;
+    all[std::string(kCertificateIdParameter)] = certificate_id;
+    auto outcome = body->apply(all);
+    if (!outcome) {
+      return reject(errors::kInvalidPayload,
+                    "provisioning template '" + stored->name + "': " + outcome.error().message);
+    }
+    if (outcome->plan.certificate_id != certificate_id) {
+      return reject(errors::kInvalidPayload,
+                    "provisioning template '" + stored->name +
+                        "': its certificate's CertificateId must be {\"Ref\": \"" +
+                        std::string(kCertificateIdParameter) +
+                        "\"} (the certificate issued for the CSR)");
+    }
+    return std::move(*outcome);
+  };
+  auto first = evaluate(std::string(64, 'a'));
+  if (!first) return tl::unexpected(first.error());
+  auto second = evaluate(std::string(64, 'b'));
+  if (!second) return tl::unexpected(second.error());
+  const std::string& thing_name = first->plan.thing.name;
+  if (thing_name == second->plan.thing.name) {
+    if (auto ok = crypto::check_thing_name(thing_name); !ok) {
+      return reject(errors::kInvalidPayload, "provisioning template '" + stored->name +
+                                                 "': ThingName: " + ok.error().message);
+    }
+    auto existing = find_certificate_for_key(thing_name, *key);
+    if (!existing) return tl::unexpected(existing.error());
+    if (*existing) {
+      const CertificateRecord& record = **existing;
+      return OperatorProvisioning{thing_name, record.id, record.pem, record.status, false};
+    }
+  }
+
+  auto issued = issue_from_ca(csr);
+  if (!issued) return tl::unexpected(issued.error());
+  const std::string certificate_id = to_hex(issued->certificate.fingerprint());
+  auto outcome = evaluate(certificate_id);
+  if (!outcome) return tl::unexpected(outcome.error());
+  ProvisioningPlan& plan = outcome->plan;
+  plan.registration = ProvisioningPlan::Registration{issued->certificate.pem(), issued->ca_id};
+  auto provisioned = registry_.provision(operator_name, plan);
+  if (!provisioned) return reject_registry(provisioned.error());
+  return OperatorProvisioning{provisioned->thing.name, provisioned->certificate.id,
+                              provisioned->certificate.pem, provisioned->certificate.status, true};
+}
+
+ProvisioningResult<std::optional<CertificateRecord>> ProvisioningService::find_certificate_for_key(
+    const std::string& thing_name, const crypto::PublicKey& key) {
+  using Found = std::optional<CertificateRecord>;
+  if (auto thing = registry_.describe_thing(thing_name); !thing) {
+    if (thing.error().code == RegistryErrorCode::not_found) return Found();
+    return reject(errors::kInternalError, thing.error().message);
+  }
+  auto attached = registry_.certificates_of(thing_name);
+  if (!attached) return reject(errors::kInternalError, attached.error().message);
+  for (const std::string& id : *attached) {
+    auto record = registry_.describe_certificate(id);
+    if (!record) return reject(errors::kInternalError, record.error().message);
+    if (record->status == CertificateStatus::revoked) continue;
+    auto certificate = crypto::Certificate::from_pem(as_bytes(record->pem));
+    if (!certificate) {
+      return reject(errors::kInternalError,
+                    "certificate " + id + ": " + certificate.error().message);
+    }
+    auto certified = certificate->public_key();
+    if (certified && certified->der() == key.der()) return Found(std::move(*record));
+  }
+  return Found();
+}
+
 Result<std::optional<JustInTimeRegistration>> ProvisioningService::register_just_in_time(
     const std::vector<crypto::Certificate>& chain) {
   if (chain.empty()) return fail("just-in-time registration: no certificate presented");
@@ -352,27 +461,13 @@ Result<std::optional<JustInTimeRegistration>> ProvisioningService::register_just
     return fail(known.error().message);
   }
 
-  std::optional<CaRecord> issuer;
-  Page page{kMaxPageLimit, ""};
-  do {
-    auto listing = registry_.list_cas(page);
-    if (!listing) return fail(listing.error().message);
-    for (CaRecord& ca : listing->items) {
-      if (ca.subject != leaf.issuer()) continue;
-      auto certificate = crypto::Certificate::from_pem(as_bytes(ca.pem));
-      if (!certificate) continue;
-      auto key = certificate->public_key();
-      if (key && leaf.verify_signature(*key)) {
-        issuer = std::move(ca);
-        break;
-      }
-    }
-    page.next_token = listing->next_token;
-  } while (!issuer && !page.next_token.empty());
-  if (!issuer) {
+  auto found = registry_.issuing_ca(leaf);
+  if (!found) return fail(found.error().message);
+  if (!*found) {
     return fail("certificate " + id + " (issuer " + leaf.issuer() +
                 ") was not issued by a registered CA");
   }
+  const std::optional<CaRecord>& issuer = *found;
   if (issuer->status != CaStatus::active) return fail("CA " + issuer->id + " is INACTIVE");
   if (!issuer->auto_registration) {
     return fail("CA " + issuer->id + " does not allow auto-registration of its certificates");

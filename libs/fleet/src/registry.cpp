@@ -21,15 +21,15 @@ std::string_view registry_error_code_name(RegistryErrorCode code) {
   return "internal";
 }
 
+Time system_time_now() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
 RegistryResult<Registry> Registry::open(const std::filesystem::path& path, Clock clock,
                                         const DatabaseOptions& options) {
   auto db = Database::open(path, registry_migrations(), options);
   if (!db) return internal(db.error());
-  if (!clock) {
-    clock = [] {
-      return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-    };
-  }
+  if (!clock) clock = system_time_now;
   return Registry(std::move(*db), std::move(clock));
 }
 

@@ -5,12 +5,12 @@
 
 namespace ironroot::fleet {
 
-RegistryResult<void> Registry::record(std::string_view actor, const Change& change) {
-  auto stmt = db_.prepare(
+RegistryResult<void> record(Database& db, Time at, std::string_view actor, const Change& change) {
+  auto stmt = db.prepare(
       "INSERT INTO audit_log (at, actor, action, target_type, target_id, details) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!stmt) return internal(stmt.error());
-  stmt->bind(1, to_db(clock_()))
+  stmt->bind(1, to_db(at))
       .bind(2, actor)
       .bind(3, change.action)
       .bind(4, change.target_type)
@@ -18,6 +18,10 @@ RegistryResult<void> Registry::record(std::string_view actor, const Change& chan
       .bind(6, change.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (auto ok = stmt->run(); !ok) return internal(ok.error());
   return {};
+}
+
+RegistryResult<void> Registry::record(std::string_view actor, const Change& change) {
+  return fleet::record(db_, clock_(), actor, change);
 }
 
 RegistryResult<Listing<AuditEntry>> Registry::list_audit(const AuditFilter& filter,

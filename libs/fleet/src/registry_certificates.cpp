@@ -165,6 +165,16 @@ RegistryResult<CertificateRecord> Registry::describe_certificate(std::string_vie
   return require_certificate(db_, *normalized);
 }
 
+RegistryResult<std::optional<CaRecord>> Registry::issuing_ca(
+    const crypto::Certificate& certificate) {
+  auto id = find_issuer(db_, certificate, std::nullopt);
+  if (!id) return tl::unexpected(id.error());
+  if (!*id) return std::optional<CaRecord>();
+  auto ca = describe_ca(**id);
+  if (!ca) return tl::unexpected(ca.error());
+  return std::optional<CaRecord>(std::move(*ca));
+}
+
 RegistryResult<Listing<CertificateRecord>> Registry::list_certificates(
     const CertificateFilter& filter, const Page& page) {
   auto limit = page_limit(page);

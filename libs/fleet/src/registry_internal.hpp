@@ -23,6 +23,13 @@ struct Change {
 }  // namespace detail
 using detail::Change;
 
+// Writes one audit row for `change`, made by `actor` at `at`, on `db` (inside the caller's
+// transaction). The registry and the jobs store both record their changes through it.
+RegistryResult<void> record(Database& db, Time at, std::string_view actor, const Change& change);
+
+// The default clock of the registry and the jobs store: the system clock, to the second.
+Time system_time_now();
+
 inline tl::unexpected<RegistryError> refuse(RegistryErrorCode code, std::string message) {
   return tl::unexpected(RegistryError{code, std::move(message)});
 }

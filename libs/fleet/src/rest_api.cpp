@@ -110,9 +110,9 @@ std::string route_regex(const std::string& path) {
 
 std::vector<Route> all_routes() {
   std::vector<Route> routes;
-  for (auto table :
-       {rest::thing_routes, rest::group_routes, rest::certificate_routes, rest::ca_routes,
-        rest::policy_routes, rest::template_routes, rest::audit_routes}) {
+  for (auto table : {rest::thing_routes, rest::group_routes, rest::certificate_routes,
+                     rest::ca_routes, rest::policy_routes, rest::template_routes,
+                     rest::audit_routes, rest::provisioning_routes}) {
     for (Route& route : table()) routes.push_back(std::move(route));
   }
   return routes;
@@ -149,7 +149,8 @@ OperatorToken operator_token(std::string name, std::string_view secret) {
 }
 
 Result<std::unique_ptr<RestApi>> RestApi::create(Registry& registry,
-                                                 std::vector<OperatorToken> tokens) {
+                                                 std::vector<OperatorToken> tokens,
+                                                 RestApiOptions options) {
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (auto ok = check_actor(tokens[i].name); !ok) {
       return prefixed(ok.error(), "operator token name");
@@ -164,7 +165,7 @@ Result<std::unique_ptr<RestApi>> RestApi::create(Registry& registry,
       }
     }
   }
-  return std::unique_ptr<RestApi>(new RestApi(registry, std::move(tokens)));
+  return std::unique_ptr<RestApi>(new RestApi(registry, std::move(tokens), std::move(options)));
 }
 
 const OperatorToken* RestApi::authenticate(std::string_view authorization) const {
@@ -241,6 +242,8 @@ void RestApi::mount(httplib::Server& server) {
         return;
       }
       rest::Call call{registry_, token->name, {}, {}, std::move(*parsed)};
+      call.provisioning = options_.provisioning;
+      call.device_trust_pem = options_.device_trust_pem;
       for (std::size_t i = 1; i < req.matches.size(); ++i) call.segments.push_back(req.matches[i]);
       call.query.insert(req.params.begin(), req.params.end());
       bool changed = false;

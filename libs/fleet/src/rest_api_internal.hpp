@@ -16,6 +16,10 @@
 #include "ironroot/core/result.hpp"
 #include "ironroot/fleet/registry.hpp"
 
+namespace ironroot::fleet {
+class ProvisioningService;
+}
+
 namespace ironroot::fleet::rest {
 
 // An error answer: HTTP status, the error code clients switch on, and a message for people.
@@ -44,6 +48,8 @@ struct Call {
   std::vector<std::string> segments;  // the values of the route path's '*' segments, in order
   std::multimap<std::string, std::string> query;  // decoded query parameters
   nlohmann::json body;                            // null when the request had no body
+  ProvisioningService* provisioning = nullptr;    // RestApiOptions::provisioning
+  std::string_view device_trust_pem = {};         // RestApiOptions::device_trust_pem
 };
 
 struct Route {
@@ -64,6 +70,7 @@ std::vector<Route> ca_routes();
 std::vector<Route> policy_routes();
 std::vector<Route> template_routes();
 std::vector<Route> audit_routes();
+std::vector<Route> provisioning_routes();
 
 // Reads the fields of a JSON object request body, checking each one's type. The first problem is
 // remembered (naming the field) and later reads return nothing; handlers check error() once,

@@ -297,6 +297,15 @@ Status write_folder(const BrokerOptions& a, const fs::path& dir, const Material&
   if (ec) return fail("cannot set the permissions of " + dir.string() + ": " + ec.message());
   if (auto ok = hand_over(dir, user, false); !ok) return ok;
   if (auto ok = hand_over(dir / kDataDir, user, true); !ok) return ok;
+  if (a.plugin) {
+    fs::create_directory(dir / kTrustedCasDir, ec);
+    if (!ec)
+      fs::permissions(dir / kTrustedCasDir,
+                      fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                          fs::perms::others_read | fs::perms::others_exec,
+                      ec);
+    if (ec) return fail("cannot create " + (dir / kTrustedCasDir).string() + ": " + ec.message());
+  }
 
   struct File {
     const char* name;
@@ -361,14 +370,19 @@ Status check_broker_folder(const fs::path& dir) {
     return fail(dir.string() + " is not a broker folder (it has no " + kConfigFile +
                 "); create one with `ironroot broker init --dir " + dir.string() + " --ca CA`");
   }
-  auto crl = read_crl(dir / kCrlFile, "the broker's CRL");
-  if (!crl) return tl::unexpected(crl.error());
-  if (auto next = crl->next_update(); next && *next <= now()) {
-    return fail("the broker's CRL " + (dir / kCrlFile).string() + " expired on " +
-                crypto::format_time(*next) +
-                ", so every device would be refused; publish a fresh one with `ironroot ca crl "
-                "--dir CA -o " +
-                (dir / kCrlFile).string() + "`");
+  auto config = read_file(dir / kConfigFile, kMaxPemFileSize);
+  if (!config) return prefixed(config.error(), "the broker configuration");
+  const std::string_view text(reinterpret_cast<const char*>(config->data()), config->size());
+  if (text.find("\ncrlfile ") != std::string_view::npos) {
+    auto crl = read_crl(dir / kCrlFile, "the broker's CRL");
+    if (!crl) return tl::unexpected(crl.error());
+    if (auto next = crl->next_update(); next && *next <= now()) {
+      return fail("the broker's CRL " + (dir / kCrlFile).string() + " expired on " +
+                  crypto::format_time(*next) +
+                  ", so every device would be refused; publish a fresh one with `ironroot ca crl "
+                  "--dir CA -o " +
+                  (dir / kCrlFile).string() + "`");
+    }
   }
   auto server = read_certificates(dir / kServerCertFile, "the server certificate");
   if (!server) return tl::unexpected(server.error());

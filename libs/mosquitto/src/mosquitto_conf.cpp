@@ -17,6 +17,7 @@ struct Listener {
   const char* cafile;
   bool with_crl;
   bool with_acl;
+  bool with_trusted_cas;                // capath: the registered CAs the fleet service keeps there
   const PluginOptions* plugin_options;  // with a plugin
 };
 
@@ -26,6 +27,7 @@ std::string listener_block(const Listener& l, const BrokerOptions& a, const fs::
       << "listener " << l.port << " " << a.bind << "\n"
       << "protocol mqtt\n"
       << "cafile " << (dir / l.cafile).string() << "\n";
+  if (l.with_trusted_cas) out << "capath " << (dir / kTrustedCasDir).string() << "\n";
   if (l.with_crl) out << "crlfile " << (dir / kCrlFile).string() << "\n";
   out << "certfile " << (dir / kServerCertFile).string() << "\n"
       << "keyfile " << (dir / kServerKeyFile).string() << "\n"
@@ -54,19 +56,28 @@ std::string listener_block(const Listener& l, const BrokerOptions& a, const fs::
 
 std::string render_mosquitto_conf(const fs::path& dir, const BrokerOptions& a, crypto::Time now) {
   const PluginOptions none;
+  // With the plugin, the registry decides: a certificate must be registered and ACTIVE (so a
+  // revoked one is refused without a CRL), and devices of the other CAs registered with the fleet
+  // service (kept in trusted-cas/) connect too. A CRL would refuse all of those: OpenSSL's CRL
+  // check wants a CRL from every issuer.
   const Listener devices{
-      "Devices: mutual TLS with the device CA's certificates, checked against the CRL;\n"
-      "# the certificate's CN (the thing name) is the MQTT username.",
+      a.plugin ? "Devices: mutual TLS with certificates of the device CA or of a CA registered\n"
+                 "# with the fleet service (trusted-cas/, read at each handshake); the plugin\n"
+                 "# admits only certificates the registry holds ACTIVE."
+               : "Devices: mutual TLS with the device CA's certificates, checked against the CRL;\n"
+                 "# the certificate's CN (the thing name) is the MQTT username.",
       a.port,
       kDeviceCaFile,
+      !a.plugin,
       true,
-      true,
+      a.plugin.has_value(),
       a.plugin ? &a.plugin->device_options : &none};
   const Listener fleet{
       "The fleet service: mutual TLS with certificates of the fleet CA only; no topic\n"
       "# restrictions.",
       a.fleet_port,
       kFleetCaFile,
+      false,
       false,
       false,
       a.plugin ? &a.plugin->fleet_options : &none};

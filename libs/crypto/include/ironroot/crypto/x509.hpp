@@ -89,6 +89,9 @@ class Certificate {
   std::string subject() const;
   std::string issuer() const;
   Result<DistinguishedName> subject_name() const;
+  // OpenSSL's hash of the subject name (X509_subject_name_hash): the file name stem under which a
+  // hashed certificate directory (`openssl rehash`, CApath) holds this certificate.
+  std::uint32_t subject_name_hash() const;
 
   // The serial number in lower-case hex, without leading zeros (OpenSSL prints it upper-case).
   std::string serial_hex() const;

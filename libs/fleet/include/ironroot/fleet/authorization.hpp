@@ -69,6 +69,14 @@ class DeviceAuthorizer {
   RegistryResult<AuthorizationDecision> authorize(const ClientIdentity& identity,
                                                   const policy::Request& request);
 
+  // For a certificate the registry does not know: the id of the registered CA that issued it,
+  // when that CA is ACTIVE and allows auto-registration, so the certificate is eligible for
+  // just-in-time registration (the fleet service should hear about it); nullopt otherwise, and
+  // for a registered certificate (authorize() reports those). Fails only when the registry cannot
+  // be read.
+  RegistryResult<std::optional<std::string>> just_in_time_issuer(
+      const crypto::Certificate& certificate);
+
   // Checks whether the database changed since the last check and, if so, empties the cache.
   // Returns whether it changed. authorize() does this itself; call it to notice changes without
   // a request (e.g. before re-checking every connected client).

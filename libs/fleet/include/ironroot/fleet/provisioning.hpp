@@ -14,9 +14,13 @@
 // certificate is provisioned at once (JITP), without one it is registered PENDING_ACTIVATION for
 // an operator or a rule to decide (JITR).
 //
-// Every registry change is audited with actor "provisioning:<claim certificate id>" (fleet) or
-// "provisioning:<CA id>" (just in time). Not thread-safe: the Registry and the CA are one
-// connection and one signer; use one service per thread.
+// Operator (bulk) provisioning: an operator holding a device's CSR provisions it through a
+// template directly, idempotently (provision_by_operator).
+//
+// Every registry change is audited with actor "provisioning:<claim certificate id>" (fleet),
+// "provisioning:<CA id>" (just in time) or the operator's name (operator provisioning). Not
+// thread-safe: the Registry and the CA are one connection and one signer; use one service per
+// thread.
 #pragma once
 
 #include <chrono>
@@ -73,6 +77,16 @@ struct JustInTimeRegistration {
   std::optional<std::string> thing_name;
 };
 
+// What provision_by_operator did: the thing and certificate, and whether this call made them
+// (false: the thing already had a certificate for this key, returned as it is).
+struct OperatorProvisioning {
+  std::string thing_name;
+  std::string certificate_id;
+  std::string certificate_pem;
+  CertificateStatus certificate_status = CertificateStatus::active;
+  bool created = false;
+};
+
 class ProvisioningService {
  public:
   using Clock = std::function<Time()>;
@@ -109,6 +123,34 @@ class ProvisioningService {
       std::string_view claim_certificate_id, std::string_view template_name,
       const protocol::RegisterThingRequest& request, std::string_view client_id = {});
 
+  // Operator (bulk) provisioning: the device's certificate from `csr` and the template named
+  // `template_name` applied with `parameters`, for an operator who holds the device's CSR (or made
+  // its key for factory programming). No ownership token and no claim: the operator is the
+  // authority, so the template's pre-provisioning hook is not called (it exists to let a backend
+  // vet devices that provision themselves). Audited with `operator_name` as the actor.
+  //
+  // Idempotent by (thing, public key): when the thing the template names exists and has an
+  // attached certificate that is not REVOKED with the CSR's public key, that certificate is
+  // returned (created = false) and nothing changes, even if the template has changed since.
+  // Otherwise the CA issues a certificate for the CSR, and the certificate, the thing (created,
+  // or updated as the template's OverrideSettings say) and the attachments are committed in one
+  // Registry::provision transaction: a crash leaves either all of it or nothing, never a
+  // certificate without its thing. A new key for an existing thing gets a new certificate,
+  // attached next to the thing's others (a replacement device, a re-keyed one); revoking the
+  // old one is the operator's decision. A thing name derived from AWS::IoT::Certificate::Id
+  // cannot be idempotent (every run issues a new certificate and so a new thing).
+  //
+  // The CSR is checked as create_certificate_from_csr checks it (self-signature, P-256 key, CN a
+  // valid thing name). Parameters named AWS::... are refused: the service supplies those.
+  // Rejections, each changing nothing: ResourceNotFound (no such template, or disabled),
+  // InvalidPayload (the CSR; a missing or invalid parameter; a template whose CertificateId is
+  // not {"Ref": "AWS::IoT::Certificate::Id"}), ResourceConflict (FAIL override; a policy name
+  // with another document), InternalError (the device CA is not registered, INACTIVE or
+  // expired; the template is broken; storage).
+  ProvisioningResult<OperatorProvisioning> provision_by_operator(
+      std::string_view operator_name, std::string_view template_name,
+      const TemplateParameters& parameters, const crypto::CertificateRequest& csr);
+
   // A device connects presenting `chain` (its certificate first, then any CA certificates).
   // nullopt: the certificate is registered and not PENDING_ACTIVATION (nothing to do). Otherwise
   // the certificate's issuer must be a registered ACTIVE CA with auto-registration that signed it,
@@ -127,6 +169,19 @@ class ProvisioningService {
   ProvisioningResult<T> issue(std::string_view claim_certificate_id,
                               const crypto::CertificateRequest& csr, T response);
   ProvisioningResult<std::string> active_claim(std::string_view claim_certificate_id);
+  // The stored template of that name: ResourceNotFound when there is none or it is disabled.
+  ProvisioningResult<ProvisioningTemplate> enabled_template(std::string_view template_name);
+  // A device certificate for a CSR that check_csr accepted, from the registered, ACTIVE device
+  // CA; and that CA's id.
+  struct Issued {
+    crypto::Certificate certificate;
+    std::string ca_id;
+  };
+  ProvisioningResult<Issued> issue_from_ca(const crypto::CertificateRequest& csr);
+  // The certificate attached to thing `thing_name` (if it exists) that is not REVOKED and
+  // certifies `key`; nullopt when there is none.
+  ProvisioningResult<std::optional<CertificateRecord>> find_certificate_for_key(
+      const std::string& thing_name, const crypto::PublicKey& key);
 
   Registry& registry_;
   crypto::CertificateAuthority& ca_;

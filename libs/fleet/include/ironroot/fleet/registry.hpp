@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ironroot/core/result.hpp"
+#include "ironroot/crypto/x509.hpp"
 #include "ironroot/fleet/database.hpp"
 #include "ironroot/fleet/records.hpp"
 
@@ -245,6 +246,9 @@ class Registry {
       CertificateStatus status = CertificateStatus::active,
       std::optional<std::string> ca_id = std::nullopt);
   RegistryResult<CertificateRecord> describe_certificate(std::string_view id);
+  // The registered CA that issued `certificate` (registered or not): the first, in id order, whose
+  // subject is the certificate's issuer and whose key verifies its signature; nullopt when none.
+  RegistryResult<std::optional<CaRecord>> issuing_ca(const crypto::Certificate& certificate);
   // In id order.
   RegistryResult<Listing<CertificateRecord>> list_certificates(const CertificateFilter& filter,
                                                                const Page& page);

@@ -13,8 +13,8 @@
 // kMaxRequestBodyBytes), 500 internal. A refused request changes nothing.
 //
 // Thread-safety: httplib serves requests from a thread pool; the API serializes every use of
-// the registry (one SQLite connection) with a mutex of its own, so the registry must not be used
-// by anyone else while the API is mounted.
+// the registry (one SQLite connection), and of the provisioning service over it, with a mutex of
+// its own, so neither must be used by anyone else while the API is mounted.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +35,8 @@ class Server;
 
 namespace ironroot::fleet {
 
+class ProvisioningService;
+
 // The largest request body the API reads; larger ones get 413 and are discarded unread.
 inline constexpr std::size_t kMaxRequestBodyBytes = 1024 * 1024;
 // JSON nesting deeper than this is refused (400), so that no request can exhaust the stack.
@@ -52,12 +54,25 @@ Result<std::string> generate_operator_token();
 // The credential for `secret` (which may carry a trailing newline from a file: it is stripped).
 OperatorToken operator_token(std::string name, std::string_view secret);
 
+// What the API serves beyond the registry. Each is optional: without it, its routes answer 501
+// with code "unavailable".
+struct RestApiOptions {
+  // Operator (bulk) provisioning, POST /v1/templates/{name}/provision. REQUIRES: built over the
+  // same Registry object as the API (the API's mutex then serializes it with every other use of
+  // that connection), and outlives the API.
+  ProvisioningService* provisioning = nullptr;
+  // The CA certificates (PEM) a device needs to verify the broker's certificate, served by
+  // GET /v1/device-trust for provisioning bundles: the CA's root, in ironrootd.
+  std::string device_trust_pem;
+};
+
 class RestApi {
  public:
   // Fails when a token's name is not a valid actor, or when two tokens share a name or a digest.
   // An empty list is allowed: every authenticated route then answers 401.
   static Result<std::unique_ptr<RestApi>> create(Registry& registry,
-                                                 std::vector<OperatorToken> tokens);
+                                                 std::vector<OperatorToken> tokens,
+                                                 RestApiOptions options = {});
 
   RestApi(const RestApi&) = delete;
   RestApi& operator=(const RestApi&) = delete;
@@ -74,14 +89,15 @@ class RestApi {
   void on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
 
  private:
-  RestApi(Registry& registry, std::vector<OperatorToken> tokens)
-      : registry_(registry), tokens_(std::move(tokens)) {}
+  RestApi(Registry& registry, std::vector<OperatorToken> tokens, RestApiOptions options)
+      : registry_(registry), tokens_(std::move(tokens)), options_(std::move(options)) {}
 
   // The operator whose token an Authorization header value carries, or nullptr.
   const OperatorToken* authenticate(std::string_view authorization) const;
 
   Registry& registry_;
   std::vector<OperatorToken> tokens_;
+  RestApiOptions options_;
   std::mutex registry_mutex_;
   std::function<void()> on_change_;
 };

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,11 +36,15 @@ inline constexpr const char* kFleetCertFile = "fleet.crt";    // the fleet ident
 inline constexpr const char* kFleetKeyFile = "fleet.key";     // its key, mode 0600
 inline constexpr const char* kDeviceAclFile = "devices.acl";  // absent with a plugin
 inline constexpr const char* kDataDir = "data";               // Mosquitto's persistence
+// With a plugin: the device listener's capath, a hashed certificate folder (`openssl rehash`
+// layout) that OpenSSL reads at each handshake, so CAs written there are trusted at once.
+inline constexpr const char* kTrustedCasDir = "trusted-cas";
 
 // A Mosquitto plugin (mosquitto_plugin.h, version 5) loaded on both listeners, each with its own
 // options: `plugin <library>` and one `plugin_opt_<key> <value>` line per option in each listener
 // block. With a plugin, the device listener has no acl_file: the plugin decides what a device
-// may do (and devices.acl is not written).
+// may do (and devices.acl is not written). It has no crlfile either (the registry's certificate
+// status replaces it), and it also trusts the CAs in trusted-cas/ (write_trusted_cas).
 struct BrokerPlugin {
   std::filesystem::path library;  // an existing file, absolute path
   // Keys: 1 to 64 of A-Za-z0-9_-. ; values: 1 to 1024 characters, no line break, no leading or
@@ -116,9 +121,17 @@ std::string render_mosquitto_conf(const std::filesystem::path& dir, const Broker
 // things/<its username>/#.
 std::string render_device_acl(const BrokerOptions& options);
 
+// Makes trusted-cas/ of the broker folder `dir` hold exactly `cas`, as `<subject hash>.<n>` files
+// (readable by all: certificates are public), so the device listener trusts them from its next
+// handshake on. Files that already hold the right certificate are left alone; others are written
+// atomically or removed. REQUIRES: a folder written with a plugin. Fails, saying which file, when
+// one cannot be written or removed.
+Status write_trusted_cas(const std::filesystem::path& dir,
+                         std::span<const crypto::Certificate> cas);
+
 // What would make Mosquitto start but refuse every device, checked before it starts: `dir` must
-// hold mosquitto.conf, a CRL that has not passed its nextUpdate, and a server certificate that has
-// not expired.
+// hold mosquitto.conf, a CRL that has not passed its nextUpdate (when the configuration uses one),
+// and a server certificate that has not expired.
 Status check_broker_folder(const std::filesystem::path& dir);
 
 // The mosquitto executable: `given` when not empty (it must be executable), else the first
