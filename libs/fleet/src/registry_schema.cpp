@@ -131,7 +131,71 @@ CREATE INDEX certificate_ownership_tokens_by_certificate
   ON certificate_ownership_tokens(certificate_id);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{kVersion1, kVersion2};
+// Jobs (jobs.hpp): jobs, their targets, and one row per job execution (a retry is a new row with
+// the next execution number). At most one pending (QUEUED or IN_PROGRESS) execution per job and
+// thing. A QUEUED execution without dispatched_at is not visible to its device yet. Executions
+// name their thing without a foreign key: they outlive a deleted thing, as AWS IoT keeps them.
+constexpr std::string_view kVersion3 = R"sql(
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  document TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('IN_PROGRESS', 'CANCELED', 'COMPLETED')),
+  target_selection TEXT NOT NULL CHECK (target_selection IN ('SNAPSHOT', 'CONTINUOUS')),
+  description TEXT NOT NULL,
+  in_progress_timeout_minutes INTEGER,
+  retry_config TEXT NOT NULL,
+  rollout_config TEXT,
+  abort_config TEXT,
+  force_canceled INTEGER NOT NULL CHECK (force_canceled IN (0, 1)),
+  reason_code TEXT,
+  comment TEXT,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  completed_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX jobs_by_status ON jobs(status, id);
+
+CREATE TABLE job_targets (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('thing', 'group')),
+  name TEXT NOT NULL,
+  PRIMARY KEY (job_id, kind, name)
+) WITHOUT ROWID;
+CREATE INDEX job_targets_by_name ON job_targets(kind, name);
+
+CREATE TABLE job_executions (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  thing_name TEXT NOT NULL,
+  execution_number INTEGER NOT NULL CHECK (execution_number >= 1),
+  status TEXT NOT NULL CHECK (status IN ('QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED',
+                                         'TIMED_OUT', 'REJECTED', 'REMOVED', 'CANCELED')),
+  status_details TEXT NOT NULL,
+  version_number INTEGER NOT NULL,
+  queued_at INTEGER NOT NULL,
+  started_at INTEGER,
+  last_updated_at INTEGER NOT NULL,
+  dispatched_at INTEGER,
+  step_timeout_at INTEGER,
+  in_progress_timeout_at INTEGER,
+  retry_attempt INTEGER NOT NULL,
+  force_canceled INTEGER NOT NULL CHECK (force_canceled IN (0, 1)),
+  PRIMARY KEY (job_id, thing_name, execution_number)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX job_executions_one_pending ON job_executions(job_id, thing_name)
+  WHERE status IN ('QUEUED', 'IN_PROGRESS');
+CREATE INDEX job_executions_by_thing ON job_executions(thing_name, job_id, execution_number);
+CREATE INDEX job_executions_pending_by_thing ON job_executions(thing_name, status, queued_at)
+  WHERE status IN ('QUEUED', 'IN_PROGRESS');
+CREATE INDEX job_executions_undispatched ON job_executions(job_id, thing_name)
+  WHERE status = 'QUEUED' AND dispatched_at IS NULL;
+CREATE INDEX job_executions_by_step_deadline ON job_executions(step_timeout_at)
+  WHERE step_timeout_at IS NOT NULL;
+CREATE INDEX job_executions_by_in_progress_deadline ON job_executions(in_progress_timeout_at)
+  WHERE in_progress_timeout_at IS NOT NULL;
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{kVersion1, kVersion2, kVersion3};
 
 }  // namespace
 
