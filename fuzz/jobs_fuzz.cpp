@@ -1,7 +1,8 @@
-// Fuzzes what the fleet service runs on untrusted Jobs API input: every request decoder of AWS
-// IoT's jobs device MQTT API, and the topic parser. Never crashes; a refusal is InvalidJson or
-// InvalidRequest; whatever decodes re-encodes to the same request; whatever topic parses prints
-// back as the same topic and lies in its thing's jobs namespace.
+// Fuzzes what ironroot runs on untrusted Jobs API input: every request decoder of AWS IoT's jobs
+// device MQTT API (the fleet service), every reply and notification decoder (devices), and the
+// topic parser. Never crashes; a request refusal is InvalidJson or InvalidRequest; whatever
+// decodes re-encodes to the same message; whatever topic parses prints back as the same topic and
+// lies in its thing's jobs namespace.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +30,17 @@ void decode_and_round_trip(ironroot::ByteView input) {
   if (!again || !(*again == *request)) std::abort();
 }
 
+template <class Message>
+void decode_reply_and_round_trip(ironroot::ByteView input) {
+  auto message = p::decode_jobs_reply<Message>(input);
+  if (!message) {
+    if (message.error().message.empty()) std::abort();
+    return;
+  }
+  auto again = p::decode_jobs_reply<Message>(p::encode_jobs_message(*message));
+  if (!again || !(*again == *message)) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -37,6 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   decode_and_round_trip<p::StartNextPendingJobExecutionRequest>(input);
   decode_and_round_trip<p::DescribeJobExecutionRequest>(input);
   decode_and_round_trip<p::UpdateJobExecutionRequest>(input);
+  decode_reply_and_round_trip<p::GetPendingJobExecutionsResponse>(input);
+  decode_reply_and_round_trip<p::StartNextJobExecutionResponse>(input);
+  decode_reply_and_round_trip<p::DescribeJobExecutionResponse>(input);
+  decode_reply_and_round_trip<p::UpdateJobExecutionResponse>(input);
+  decode_reply_and_round_trip<p::JobExecutionsChangedEvent>(input);
+  decode_reply_and_round_trip<p::NextJobExecutionChangedEvent>(input);
+  decode_reply_and_round_trip<p::JobsErrorResponse>(input);
 
   static const p::TopicPrefix prefix;
   std::string_view topic(reinterpret_cast<const char*>(data), size);

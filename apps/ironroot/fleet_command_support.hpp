@@ -36,6 +36,10 @@ struct FleetContext {
   void usage_error(const std::string& message) const;
 };
 
+// The global options of the fleet commands (--server, --token, --token-file) of `app`, the root
+// command, as given; read when a verb runs.
+FleetOptions fleet_options(CLI::App& app);
+
 // Adds --limit: 0 (the default) fetches every item, following the API's `next` tokens.
 void add_limit_option(CLI::App& cmd, std::size_t& limit);
 std::optional<std::size_t> limit_of(std::size_t limit);

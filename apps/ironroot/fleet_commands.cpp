@@ -364,6 +364,18 @@ void FleetContext::usage_error(const std::string& message) const {
   exit_code = out.usage_error(message);
 }
 
+FleetOptions fleet_options(CLI::App& app) {
+  FleetOptions options;
+  auto value = [&](const char* name) {
+    CLI::Option* option = app.get_option_no_throw(name);
+    return option != nullptr && option->count() > 0 ? option->as<std::string>() : std::string();
+  };
+  options.server = value("--server");
+  options.token = value("--token");
+  options.token_file = value("--token-file");
+  return options;
+}
+
 void add_limit_option(CLI::App& cmd, std::size_t& limit) {
   cmd.add_option("--limit", limit, "At most this many items (default: all)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));

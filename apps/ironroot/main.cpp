@@ -5,6 +5,7 @@
 #include "ca_commands.hpp"
 #include "fleet_commands.hpp"
 #include "image_commands.hpp"
+#include "jobs_commands.hpp"
 #include "logging.hpp"
 #include "output.hpp"
 #include "provision_commands.hpp"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   add_broker_commands(app, out, exit_code);
   add_fleet_commands(app, out, exit_code);
   add_provision_commands(app, out, exit_code);
+  add_jobs_commands(app, out, exit_code);
 
   return run_command_line(app, argc, argv, exit_code);
 }

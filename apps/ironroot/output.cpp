@@ -1,5 +1,9 @@
 #include "output.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 namespace ironroot::cli {
@@ -34,6 +38,31 @@ int run_command_line(CLI::App& app, int argc, char** argv, const int& exit_code)
     return kExitUsage;
   }
   return exit_code;
+}
+
+bool ProgressLine::enabled_for(const Output& out) {
+  return !out.json && ::isatty(STDERR_FILENO) == 1;
+}
+
+void ProgressLine::draw(const std::string& label, std::int64_t done, std::int64_t total,
+                        const std::string& details) {
+  if (!enabled_) return;
+  constexpr std::int64_t kWidth = 30;
+  const std::int64_t filled =
+      total <= 0 ? kWidth : std::clamp<std::int64_t>(done, 0, total) * kWidth / total;
+  std::fprintf(stderr, "\r\033[K%s%s[%s%s] %lld/%lld  %s", label.c_str(), label.empty() ? "" : " ",
+               std::string(static_cast<std::size_t>(filled), '#').c_str(),
+               std::string(static_cast<std::size_t>(kWidth - filled), '-').c_str(),
+               static_cast<long long>(done), static_cast<long long>(total), details.c_str());
+  std::fflush(stderr);
+  shown_ = true;
+}
+
+void ProgressLine::clear() {
+  if (!shown_) return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+  shown_ = false;
 }
 
 }  // namespace ironroot::cli

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -22,6 +23,29 @@ struct Output {
   int failure(const std::string& message) const;
   // The same for a bad argument value the parser could not catch; returns kExitUsage.
   int usage_error(const std::string& message) const;
+};
+
+// A one-line progress bar on stderr, redrawn in place, for long work in a terminal:
+// "<label> [#####-----] done/total  <details>". Disabled (drawing nothing) unless stderr is a
+// terminal and --json is off (see enabled_for).
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  ~ProgressLine() { clear(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  // Whether a bar belongs on this output: stderr is a terminal and --json is off.
+  static bool enabled_for(const Output& out);
+
+  void draw(const std::string& label, std::int64_t done, std::int64_t total,
+            const std::string& details);
+  // Removes the bar, so that a line can be printed in its place.
+  void clear();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
 };
 
 // Parses the command line, which runs the chosen command's callback, and returns the process's

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "fleet_client.hpp"
+#include "fleet_command_support.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
 #include "ironroot/crypto/key.hpp"
@@ -102,37 +103,11 @@ struct Counts {
   std::size_t done() const { return created + unchanged + failed; }
 };
 
-// A one-line progress bar on stderr, redrawn in place; only when stderr is a terminal.
-class ProgressBar {
- public:
-  ProgressBar(bool enabled, std::size_t total) : enabled_(enabled), total_(total) {}
-  ~ProgressBar() { clear(); }
-  ProgressBar(const ProgressBar&) = delete;
-  ProgressBar& operator=(const ProgressBar&) = delete;
-
-  void draw(const Counts& counts) {
-    if (!enabled_) return;
-    constexpr std::size_t kWidth = 30;
-    const std::size_t filled = total_ == 0 ? kWidth : counts.done() * kWidth / total_;
-    std::fprintf(stderr, "\r\033[K[%s%s] %zu/%zu  created %zu  unchanged %zu  failed %zu",
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '-').c_str(),
-                 counts.done(), total_, counts.created, counts.unchanged, counts.failed);
-    std::fflush(stderr);
-    shown_ = true;
-  }
-  // Removes the bar, so that a line can be printed in its place.
-  void clear() {
-    if (!shown_) return;
-    std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
-    shown_ = false;
-  }
-
- private:
-  bool enabled_;
-  std::size_t total_;
-  bool shown_ = false;
-};
+void draw(ProgressLine& bar, const Counts& counts, std::size_t total) {
+  bar.draw("", static_cast<std::int64_t>(counts.done()), static_cast<std::int64_t>(total),
+           "created " + std::to_string(counts.created) + "  unchanged " +
+               std::to_string(counts.unchanged) + "  failed " + std::to_string(counts.failed));
+}
 
 Status sync_folder(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -314,19 +289,6 @@ class BulkRun {
   fs::path list_dir_;
 };
 
-// The global options of the fleet commands, as given.
-FleetOptions fleet_options(CLI::App& app) {
-  FleetOptions options;
-  auto value = [&](const char* name) {
-    CLI::Option* option = app.get_option_no_throw(name);
-    return option != nullptr && option->count() > 0 ? option->as<std::string>() : std::string();
-  };
-  options.server = value("--server");
-  options.token = value("--token");
-  options.token_file = value("--token-file");
-  return options;
-}
-
 void run_bulk(const BulkArgs& args, const FleetOptions& options, const Output& out,
               int& exit_code) {
   const std::string& file = args.device_list;
@@ -374,12 +336,12 @@ void run_bulk(const BulkArgs& args, const FleetOptions& options, const Output& o
   }
 
   BulkRun run(args, *client, (*trust)["certificatesPem"].get<std::string>());
-  ProgressBar bar(!out.json && ::isatty(STDERR_FILENO) == 1, list->rows.size());
+  ProgressLine bar(ProgressLine::enabled_for(out));
   Counts counts;
   json rows = json::array();
   std::size_t not_attempted = 0;
   std::string stopped;
-  bar.draw(counts);
+  draw(bar, counts, list->rows.size());
   for (std::size_t i = 0; i < list->rows.size(); ++i) {
     RowReport report = run.provision(list->rows[i]);
     switch (report.outcome) {
@@ -398,7 +360,7 @@ void run_bulk(const BulkArgs& args, const FleetOptions& options, const Output& o
         break;
     }
     rows.push_back(report.to_json());
-    bar.draw(counts);
+    draw(bar, counts, list->rows.size());
     // A refused row is that row's problem; a service that no longer answers is everyone's.
     if (report.server_failed) {
       if (auto health = client->get("/v1/health"); !health) {

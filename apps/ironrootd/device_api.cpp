@@ -13,9 +13,6 @@ namespace {
 
 namespace errors = protocol::provisioning_errors;
 
-// A bound on requests waiting for the worker: beyond it, requests are refused with a log line
-// rather than queued without limit (the devices retry).
-constexpr std::size_t kMaxQueuedRequests = 10'000;
 // A notice carries one certificate and a few short fields.
 constexpr std::size_t kMaxNoticeSize = 64 * 1024;
 
@@ -53,47 +50,13 @@ DeviceApi::DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca
                      fleet::ProvisioningOptions options)
     : provisioning_(registry, ca, nullptr, std::move(options)),
       fleet_(fleet),
-      prefix_(std::move(prefix)) {
-  worker_ = std::thread([this] { work(); });
-}
-
-DeviceApi::~DeviceApi() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    queued_.notify_all();
-  }
-  worker_.join();
-}
+      prefix_(std::move(prefix)),
+      worker_("device requests", [this](const mqtt::Message& m) { handle(m); }) {}
 
 std::vector<std::string> DeviceApi::subscriptions() const {
   return {std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/certificates/#",
           std::string(kFromPrefix) + "+/+/" + prefix_.str() + "/provisioning-templates/#",
           std::string(kJustInTimeNoticePrefix) + "+"};
-}
-
-void DeviceApi::enqueue(const mqtt::Message& message) {
-  std::lock_guard lock(mutex_);
-  if (queue_.size() >= kMaxQueuedRequests) {
-    spdlog::warn("device requests: {} waiting; refusing one on {}", queue_.size(), message.topic);
-    return;
-  }
-  queue_.push_back(message);
-  queued_.notify_one();
-}
-
-void DeviceApi::work() {
-  for (;;) {
-    mqtt::Message message;
-    {
-      std::unique_lock lock(mutex_);
-      queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      message = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    handle(message);
-  }
 }
 
 void DeviceApi::reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload) {

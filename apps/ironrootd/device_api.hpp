@@ -9,17 +9,14 @@
 // thread: a pre-provisioning hook may take up to its timeout.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "ironroot/crypto/certificate_authority.hpp"
 #include "ironroot/fleet/provisioning.hpp"
 #include "ironroot/fleet/registry.hpp"
 #include "ironroot/mqtt/client.hpp"
 #include "ironroot/protocol/topics.hpp"
+#include "message_worker.hpp"
 
 namespace ironroot::service {
 
@@ -47,17 +44,16 @@ class DeviceApi {
   // outlive the DeviceApi.
   DeviceApi(fleet::Registry& registry, crypto::CertificateAuthority& ca, mqtt::Client& fleet,
             protocol::TopicPrefix prefix, fleet::ProvisioningOptions options = {});
-  ~DeviceApi();  // finishes the request in hand, drops the rest
+  // Destruction finishes the request in hand and drops the rest.
   DeviceApi(const DeviceApi&) = delete;
   DeviceApi& operator=(const DeviceApi&) = delete;
 
   // The filters the fleet connection subscribes to.
   std::vector<std::string> subscriptions() const;
   // Queues a message from the fleet connection (called on its network thread).
-  void enqueue(const mqtt::Message& message);
+  void enqueue(const mqtt::Message& message) { worker_.enqueue(message); }
 
  private:
-  void work();
   void handle(const mqtt::Message& message);
   // A plugin notice: registers (and, with the CA's template, provisions) the certificate, then
   // publishes AWS IoT's <prefix>/events/certificates/registered/<caCertificateId>.
@@ -67,11 +63,7 @@ class DeviceApi {
   fleet::ProvisioningService provisioning_;
   mqtt::Client& fleet_;
   protocol::TopicPrefix prefix_;
-  std::mutex mutex_;
-  std::condition_variable queued_;
-  std::deque<mqtt::Message> queue_;
-  bool stopping_ = false;
-  std::thread worker_;
+  MessageWorker worker_;  // last: it stops before the rest goes
 };
 
 }  // namespace ironroot::service

@@ -20,6 +20,8 @@
 #include "ironroot/fleet/rest_api.hpp"
 #include "ironroot/mosquitto/broker_folder.hpp"
 #include "ironroot/mqtt/client.hpp"
+#include "jobs_api.hpp"
+#include "rollout_engine.hpp"
 #include "trusted_cas.hpp"
 
 namespace ironroot::service {
@@ -139,15 +141,19 @@ struct FleetService::State {
   std::optional<crypto::CertificateAuthority> device_ca;
   std::unique_ptr<DeviceApi> device_api;
   std::atomic<DeviceApi*> device_api_ready{nullptr};
+  std::unique_ptr<JobNotifier> job_notifier;
+  std::unique_ptr<RolloutEngine> rollouts;
+  std::unique_ptr<JobsApi> jobs_api;
+  std::atomic<JobsApi*> jobs_api_ready{nullptr};
   std::optional<ca::CaFolder> ca;
   std::unique_ptr<TrustedCas> trusted_cas;
   std::unique_ptr<BrokerSupervisor> broker;
   std::unique_ptr<mqtt::Client> fleet;
-  // --- operator bulk provisioning (issue 5): the REST API's provisioning service, over the REST
-  // registry connection (the API's mutex serializes both), with a device CA of its own.
+  // The REST API's services: provisioning over the API's registry connection (the API's mutex
+  // serializes both) with a device CA signer of its own, and a jobs store connection.
   std::optional<crypto::CertificateAuthority> rest_device_ca;
   std::unique_ptr<fleet::ProvisioningService> rest_provisioning;
-  // --- end operator bulk provisioning
+  std::optional<fleet::JobStore> rest_jobs;
   std::unique_ptr<fleet::RestApi> api;
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
@@ -207,6 +213,9 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
       return prefixed(ok.error(), "the embedded broker");
     }
     auto fleet = connect_fleet(*s.data, config.broker, *s.ca, [&s](const mqtt::Message& m) {
+      if (JobsApi* jobs = s.jobs_api_ready.load(); jobs && jobs->handles(m.topic)) {
+        return jobs->enqueue(m);
+      }
       if (DeviceApi* api = s.device_api_ready.load()) api->enqueue(m);
     });
     if (!fleet) return tl::unexpected(fleet.error());
@@ -224,6 +233,32 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
     s.device_api = std::make_unique<DeviceApi>(*s.device_registry, *s.device_ca, *s.fleet, *prefix,
                                                provisioning_options(config));
     s.device_api_ready = s.device_api.get();
+
+    // Jobs: the devices' API, the notifications, the rollouts; each on its own connection.
+    auto job_store = [&]() -> Result<fleet::JobStore> {
+      auto store = fleet::JobStore::open(s.data->path(kRegistryFile));
+      if (!store) return fail("the jobs store: " + store.error().message);
+      return std::move(*store);
+    };
+    auto notifier_store = job_store(), engine_store = job_store(), api_store = job_store();
+    if (!notifier_store || !engine_store || !api_store) {
+      return tl::unexpected(!notifier_store ? notifier_store.error()
+                            : !engine_store ? engine_store.error()
+                                            : api_store.error());
+    }
+    auto jobs_registry = fleet::Registry::open(s.data->path(kRegistryFile));
+    if (!jobs_registry) return fail("the registry: " + jobs_registry.error().message);
+    s.job_notifier = std::make_unique<JobNotifier>(std::move(*notifier_store), *s.fleet, *prefix);
+    s.rollouts = std::make_unique<RolloutEngine>(std::move(*engine_store), *s.job_notifier);
+    s.jobs_api =
+        std::make_unique<JobsApi>(std::move(*api_store), std::move(*jobs_registry), *s.job_notifier,
+                                  *s.fleet, *prefix, [&s] { s.rollouts->poke(); });
+    s.jobs_api_ready = s.jobs_api.get();
+    for (const std::string& filter : s.jobs_api->subscriptions()) {
+      if (auto ok = s.fleet->subscribe(filter, 1); !ok) {
+        return prefixed(ok.error(), "subscribing to " + filter);
+      }
+    }
     for (const std::string& filter : s.device_api->subscriptions()) {
       if (auto ok = s.fleet->subscribe(filter, 1); !ok) {
         return prefixed(ok.error(), "subscribing to " + filter);
@@ -231,7 +266,6 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
     }
   }
 
-  // --- operator bulk provisioning (issue 5)
   auto rest_device_ca = s.ca->device_ca();
   if (!rest_device_ca) return prefixed(rest_device_ca.error(), "the device CA");
   s.rest_device_ca.emplace(std::move(*rest_device_ca));
@@ -240,7 +274,17 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
   fleet::RestApiOptions api_options;
   api_options.provisioning = s.rest_provisioning.get();
   api_options.device_trust_pem = s.ca->root_certificate().pem();
-  // --- end operator bulk provisioning
+  // The operators' jobs, on a store connection of the API's own; what a cancel or delete owes
+  // the devices goes out through the same notifier as the rest.
+  auto rest_jobs = fleet::JobStore::open(s.data->path(kRegistryFile));
+  if (!rest_jobs) return fail("the jobs store: " + rest_jobs.error().message);
+  s.rest_jobs.emplace(std::move(*rest_jobs));
+  api_options.jobs = &*s.rest_jobs;
+  if (s.job_notifier) {
+    api_options.on_job_notifications = [&s](const fleet::JobNotifications& notifications) {
+      s.job_notifier->publish(notifications);
+    };
+  }
   auto api = fleet::RestApi::create(*s.registry, {fleet::operator_token("operator", *token)},
                                     std::move(api_options));
   if (!api) return prefixed(api.error(), "the REST API");
@@ -249,6 +293,8 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
     // Tell the broker plugin, which then re-checks every connected device: a revoked
     // certificate is disconnected at once.
     s.api->on_change([&s] {
+      // Things and groups may have joined or left continuous jobs' targets; a new job waits.
+      s.rollouts->registry_changed();
       // A CA registered, activated or deactivated is trusted, or not, from the next handshake.
       if (auto ok = s.trusted_cas->sync(); !ok) {
         spdlog::error("cannot update the broker's trusted CAs: {}", ok.error().message);
@@ -281,6 +327,10 @@ void FleetService::stop() {
   if (s.fleet) s.fleet->stop();
   s.device_api_ready = nullptr;
   s.device_api.reset();
+  s.jobs_api_ready = nullptr;
+  s.jobs_api.reset();
+  s.rollouts.reset();
+  s.job_notifier.reset();
   if (s.broker) s.broker->stop();
   spdlog::info("stopped");
 }

@@ -26,13 +26,21 @@ class RestApiServer {
  public:
   // `options`, when given, makes the API's options from the server's registry (before the API
   // exists): a provisioning service over it, for example.
-  explicit RestApiServer(std::function<RestApiOptions(Registry&)> options = nullptr) {
-    auto registry = Registry::open(dir_ / "registry.db");
+  explicit RestApiServer(std::function<RestApiOptions(Registry&)> options = nullptr)
+      : RestApiServer(WithDatabase{}, [options](Registry& registry, const std::filesystem::path&) {
+          return options ? options(registry) : RestApiOptions{};
+        }) {}
+  // The same, with the registry's database file too, for services that open a connection of
+  // their own to it (a JobStore).
+  struct WithDatabase {};
+  RestApiServer(WithDatabase,
+                std::function<RestApiOptions(Registry&, const std::filesystem::path&)> options) {
+    auto registry = Registry::open(database());
     if (!registry) throw std::runtime_error(registry.error().message);
     registry_.emplace(std::move(*registry));
     auto api = RestApi::create(
         *registry_, {operator_token("alice", kAliceToken), operator_token("bob", kBobToken)},
-        options ? options(*registry_) : RestApiOptions{});
+        options(*registry_, database()));
     if (!api) throw std::runtime_error(api.error().message);
     api_ = std::move(*api);
     api_->mount(server_);
@@ -55,6 +63,7 @@ class RestApiServer {
   // For setting up and checking state directly; only between requests.
   Registry& registry() { return *registry_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path database() const { return dir_ / "registry.db"; }
 
  private:
   ironroot::testing::TempDir dir_;

@@ -1,7 +1,8 @@
 // The operator's set-up of provisioning by claim on a running ironrootd, shared by the service
 // tests and the fleet benchmark: a claim identity (key in a file, certificate from ironrootd's
 // CA through `ironroot ca issue`) registered with a policy that allows only the provisioning
-// topics, a device policy that confines each thing to its own topics, and the template
+// topics, a device policy that confines each thing to its own topics (its application's and its
+// jobs API's), and the template
 // "AcmeFleet" (ThingName, SerialNumber -> thing, attribute serial, ACTIVE certificate,
 // DevicePolicy; DeviceConfiguration Telemetry=60).
 #pragma once
@@ -34,7 +35,9 @@ inline const nlohmann::json kDevicePolicy = nlohmann::json::parse(R"({"Version":
      "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
     {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive", "iot:Subscribe"],
      "Resource": ["arn:aws:iot:*:*:topic/things/${iot:Connection.Thing.ThingName}/*",
-                  "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*"]}]})");
+                  "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
+                  "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+                  "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*"]}]})");
 
 inline const nlohmann::json kFleetTemplate = nlohmann::json::parse(R"({
   "Parameters": {"ThingName": {"Type": "String"}, "SerialNumber": {"Type": "String"}},

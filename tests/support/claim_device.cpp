@@ -40,9 +40,9 @@ Status write_key_file(const crypto::PrivateKey& key, const std::filesystem::path
   return write_file_atomic(path, as_bytes(*pem), 0600);
 }
 
-Result<std::unique_ptr<mqtt::Client>> connect_device(
-    const BrokerAccess& broker, const FileIdentity& identity, const std::string& client_id,
-    std::chrono::milliseconds timeout, std::function<void(const mqtt::Message&)> on_message) {
+Result<mqtt::ClientOptions> device_client_options(const BrokerAccess& broker,
+                                                  const FileIdentity& identity,
+                                                  const std::string& client_id) {
   auto tls = tls_for(broker, identity);
   if (!tls) return tl::unexpected(tls.error());
   mqtt::ClientOptions options;
@@ -51,6 +51,15 @@ Result<std::unique_ptr<mqtt::Client>> connect_device(
   options.client_id = client_id;
   options.tls = *tls;
   options.backoff = {50ms, 500ms, 2.0, 0.5};
+  return options;
+}
+
+Result<std::unique_ptr<mqtt::Client>> connect_device(
+    const BrokerAccess& broker, const FileIdentity& identity, const std::string& client_id,
+    std::chrono::milliseconds timeout, std::function<void(const mqtt::Message&)> on_message) {
+  auto made = device_client_options(broker, identity, client_id);
+  if (!made) return tl::unexpected(made.error());
+  mqtt::ClientOptions options = std::move(*made);
   options.on_message = std::move(on_message);
   auto client = mqtt::Client::create(std::move(options));
   if (!client) return tl::unexpected(client.error());

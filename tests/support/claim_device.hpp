@@ -44,6 +44,11 @@ struct FileIdentity {
 // Writes `key` (PEM, mode 0600) to `path`.
 Status write_key_file(const crypto::PrivateKey& key, const std::filesystem::path& path);
 
+// The MQTT client options of a device connecting with `identity` (quick retries).
+Result<mqtt::ClientOptions> device_client_options(const BrokerAccess& broker,
+                                                  const FileIdentity& identity,
+                                                  const std::string& client_id);
+
 // A started MQTT client with `identity`, connected (or failed after `timeout`). Retries quickly.
 Result<std::unique_ptr<mqtt::Client>> connect_device(
     const BrokerAccess& broker, const FileIdentity& identity, const std::string& client_id,

@@ -195,7 +195,19 @@ CREATE INDEX job_executions_by_in_progress_deadline ON job_executions(in_progres
   WHERE in_progress_timeout_at IS NOT NULL;
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{kVersion1, kVersion2, kVersion3};
+// Rollout approvals (jobs.hpp, JobStore::approve_rollout_group): the pause gates of a job's
+// rollout groups that an operator opened. They go with their job.
+constexpr std::string_view kVersion4 = R"sql(
+CREATE TABLE job_rollout_approvals (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  group_name TEXT NOT NULL,
+  approved_by TEXT NOT NULL,
+  approved_at INTEGER NOT NULL,
+  PRIMARY KEY (job_id, group_name)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "ironroot/crypto/random.hpp"
+#include "ironroot/fleet/jobs.hpp"
 #include "ironroot/fleet/names.hpp"
 #include "rest_api_internal.hpp"
 
@@ -112,7 +113,7 @@ std::vector<Route> all_routes() {
   std::vector<Route> routes;
   for (auto table : {rest::thing_routes, rest::group_routes, rest::certificate_routes,
                      rest::ca_routes, rest::policy_routes, rest::template_routes,
-                     rest::audit_routes, rest::provisioning_routes}) {
+                     rest::audit_routes, rest::provisioning_routes, rest::job_routes}) {
     for (Route& route : table()) routes.push_back(std::move(route));
   }
   return routes;
@@ -244,6 +245,7 @@ void RestApi::mount(httplib::Server& server) {
       rest::Call call{registry_, token->name, {}, {}, std::move(*parsed)};
       call.provisioning = options_.provisioning;
       call.device_trust_pem = options_.device_trust_pem;
+      call.jobs = options_.jobs;
       for (std::size_t i = 1; i < req.matches.size(); ++i) call.segments.push_back(req.matches[i]);
       call.query.insert(req.params.begin(), req.params.end());
       bool changed = false;
@@ -260,6 +262,9 @@ void RestApi::mount(httplib::Server& server) {
         send(res, ApiError{500, "internal", std::string("internal error: ") + e.what()});
       }
       if (changed && on_change_) on_change_();
+      if (!call.notifications.empty() && options_.on_job_notifications) {
+        options_.on_job_notifications(call.notifications);
+      }
     };
 
     if (shared->method == "GET") {

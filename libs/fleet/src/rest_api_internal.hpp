@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ironroot/core/result.hpp"
+#include "ironroot/fleet/jobs.hpp"
 #include "ironroot/fleet/registry.hpp"
 
 namespace ironroot::fleet {
@@ -39,6 +40,8 @@ using Answer = Result<Reply, ApiError>;
 
 tl::unexpected<ApiError> bad_request(std::string message);     // 400 invalid
 tl::unexpected<ApiError> refused(const RegistryError& error);  // 400/404/409/500 by its code
+// 501 unavailable: "<what> is not available on this server".
+tl::unexpected<ApiError> unavailable(const std::string& what);
 
 // One authenticated request as a handler sees it. The registry is held exclusively for the
 // duration of the call.
@@ -50,6 +53,10 @@ struct Call {
   nlohmann::json body;                            // null when the request had no body
   ProvisioningService* provisioning = nullptr;    // RestApiOptions::provisioning
   std::string_view device_trust_pem = {};         // RestApiOptions::device_trust_pem
+  JobStore* jobs = nullptr;                       // RestApiOptions::jobs
+  // What the handler's change means for devices (jobs: notify-next, notify), passed on to
+  // RestApiOptions::on_job_notifications after the lock is released.
+  JobNotifications notifications = {};
 };
 
 struct Route {
@@ -71,6 +78,7 @@ std::vector<Route> policy_routes();
 std::vector<Route> template_routes();
 std::vector<Route> audit_routes();
 std::vector<Route> provisioning_routes();
+std::vector<Route> job_routes();
 
 // Reads the fields of a JSON object request body, checking each one's type. The first problem is
 // remembered (naming the field) and later reads return nothing; handlers check error() once,
@@ -79,7 +87,10 @@ class Fields {
  public:
   // `known`: every field the request may carry; any other is an error. A null body (no body at
   // all) reads as an empty object.
-  Fields(const nlohmann::json& body, std::initializer_list<std::string_view> known);
+  // `path`: where this object is in the request ("targets"), for the messages; empty for the
+  // body itself.
+  Fields(const nlohmann::json& body, std::initializer_list<std::string_view> known,
+         std::string_view path = {});
 
   std::optional<std::string> text(std::string_view name, bool required = false);
   // Absent: nullopt. null: an empty inner optional (the field is to be removed).
@@ -90,14 +101,25 @@ class Fields {
   std::optional<Attributes> attributes(std::string_view name);
   // A JSON document given either as an object or as a string holding its text; returns the text.
   std::optional<std::string> document(std::string_view name, bool required = false);
+  // An array whose items are all strings.
+  std::optional<std::vector<std::string>> strings(std::string_view name, bool required = false);
+  // The field's value as it is (nullptr when absent), for a reader of its own, which reports a
+  // problem through refuse().
+  const nlohmann::json* value(std::string_view name, bool required = false);
+  // Remembers "field '<path>.<name>' <problem>" as the error, unless there is one already.
+  void refuse(std::string_view name, std::string_view problem);
+  // Takes the error of a reader of a nested object, unless there is one already.
+  void take_error(const Fields& inner);
 
   const std::optional<ApiError>& error() const { return error_; }
 
  private:
   const nlohmann::json* find(std::string_view name, bool required);
   void wrong_type(std::string_view name, std::string_view expected);
+  std::string full_name(std::string_view name) const;
 
   const nlohmann::json& body_;
+  std::string path_;
   std::optional<ApiError> error_;
 };
 

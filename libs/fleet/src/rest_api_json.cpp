@@ -46,6 +46,10 @@ tl::unexpected<ApiError> refused(const RegistryError& error) {
                                  std::string(registry_error_code_name(error.code)), error.message});
 }
 
+tl::unexpected<ApiError> unavailable(const std::string& what) {
+  return tl::unexpected(ApiError{501, "unavailable", what + " is not available on this server"});
+}
+
 Answer no_content(RegistryResult<void>&& result) {
   if (!result) return refused(result.error());
   return Reply{204, nullptr};
@@ -53,10 +57,14 @@ Answer no_content(RegistryResult<void>&& result) {
 
 // ---- request fields ---------------------------------------------------------------------------
 
-Fields::Fields(const json& body, std::initializer_list<std::string_view> known) : body_(body) {
+Fields::Fields(const json& body, std::initializer_list<std::string_view> known,
+               std::string_view path)
+    : body_(body), path_(path) {
   if (body_.is_null()) return;
   if (!body_.is_object()) {
-    error_ = ApiError{400, "invalid", "the request body must be a JSON object"};
+    error_ = ApiError{400, "invalid",
+                      path_.empty() ? std::string("the request body must be a JSON object")
+                                    : "field '" + path_ + "' must be an object"};
     return;
   }
   for (const auto& [name, value] : body_.items()) {
@@ -66,7 +74,7 @@ Fields::Fields(const json& body, std::initializer_list<std::string_view> known) 
       std::string allowed;
       for (std::string_view k : known) allowed += (allowed.empty() ? "" : ", ") + std::string(k);
       error_ = ApiError{400, "invalid",
-                        "unknown field '" + name.substr(0, 64) + "'" +
+                        "unknown field '" + full_name(name.substr(0, 64)) + "'" +
                             (allowed.empty() ? " (this request takes no body fields)"
                                              : " (expected: " + allowed + ")")};
       return;
@@ -81,7 +89,7 @@ const json* Fields::find(std::string_view name, bool required) {
     if (it != body_.end()) return &*it;
   }
   if (required) {
-    error_ = ApiError{400, "invalid", "field '" + std::string(name) + "' is required"};
+    error_ = ApiError{400, "invalid", "field '" + full_name(name) + "' is required"};
   }
   return nullptr;
 }
@@ -89,8 +97,44 @@ const json* Fields::find(std::string_view name, bool required) {
 void Fields::wrong_type(std::string_view name, std::string_view expected) {
   if (!error_) {
     error_ = ApiError{400, "invalid",
-                      "field '" + std::string(name) + "' must be " + std::string(expected)};
+                      "field '" + full_name(name) + "' must be " + std::string(expected)};
   }
+}
+
+std::string Fields::full_name(std::string_view name) const {
+  return path_.empty() ? std::string(name) : path_ + "." + std::string(name);
+}
+
+void Fields::refuse(std::string_view name, std::string_view problem) {
+  if (!error_) {
+    error_ = ApiError{400, "invalid", "field '" + full_name(name) + "' " + std::string(problem)};
+  }
+}
+
+void Fields::take_error(const Fields& inner) {
+  if (!error_ && inner.error_) error_ = inner.error_;
+}
+
+const json* Fields::value(std::string_view name, bool required) {
+  return find(name, required);
+}
+
+std::optional<std::vector<std::string>> Fields::strings(std::string_view name, bool required) {
+  const json* value = find(name, required);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_array()) {
+    wrong_type(name, "an array of strings");
+    return std::nullopt;
+  }
+  std::vector<std::string> items;
+  for (const json& item : *value) {
+    if (!item.is_string()) {
+      wrong_type(name, "an array of strings");
+      return std::nullopt;
+    }
+    items.push_back(item.get<std::string>());
+  }
+  return items;
 }
 
 std::optional<std::string> Fields::text(std::string_view name, bool required) {

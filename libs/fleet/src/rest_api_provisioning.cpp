@@ -10,10 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-tl::unexpected<ApiError> unavailable(const std::string& what) {
-  return tl::unexpected(ApiError{501, "unavailable", what + " is not available on this server"});
-}
-
 // A provisioning rejection as the REST API's error.
 tl::unexpected<ApiError> refused(const protocol::ErrorResponse& rejection) {
   namespace errors = protocol::provisioning_errors;

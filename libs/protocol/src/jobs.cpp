@@ -731,4 +731,347 @@ json JobsErrorResponse::encode() const {
   return out;
 }
 
+// ---- Decoding replies and notifications (devices)
+
+namespace {
+
+// "<where>.<message>": the message of a field error starts with the field's name.
+tl::unexpected<Error> nested(const Error& error, const std::string& where) {
+  return tl::unexpected(Error{where + "." + error.message});
+}
+
+Result<std::int64_t> counter(const json& document, const char* key) {
+  return fields::required_integer(document, key, 0, kMaxLong);
+}
+
+Result<JobExecutionStatus> status_field(const json& document) {
+  const json* value = fields::find(document, "status");
+  if (value == nullptr) return fail("status: missing");
+  if (!value->is_string()) {
+    return fail(std::string("status: must be a string, not ") + fields::type_name(*value));
+  }
+  const auto& name = value->get_ref<const std::string&>();
+  auto status = parse_job_execution_status(name);
+  if (!status) return fail("status: \"" + shown(name) + "\" is not a job execution status");
+  return *status;
+}
+
+Result<std::string> job_id_field(const json& document) {
+  auto id = fields::required_string(document, "jobId", kMaxJobIdSize);
+  if (!id) return id;
+  if (!is_valid_job_id(*id)) {
+    return fail("jobId: \"" + shown(*id) +
+                "\" is not 1 to 64 characters of a-z, A-Z, 0-9, '_' and '-'");
+  }
+  return id;
+}
+
+Result<std::optional<json>> job_document_field(const json& document) {
+  const json* value = fields::find(document, "jobDocument");
+  if (value == nullptr) return std::optional<json>();
+  if (!value->is_object()) {
+    return fail(std::string("jobDocument: must be an object, not ") + fields::type_name(*value));
+  }
+  return std::optional<json>(*value);
+}
+
+// The reply's own object, checked; every reply and notification is one.
+Status check_object(const json& document) {
+  if (!document.is_object()) {
+    return fail(std::string("the payload is ") + fields::type_name(document) + ", not an object");
+  }
+  return {};
+}
+
+template <class T>
+Result<std::optional<T>> optional_member(const json& document, const char* key) {
+  const json* value = fields::find(document, key);
+  if (value == nullptr) return std::optional<T>();
+  if (!value->is_object()) {
+    return fail(std::string(key) + ": must be an object, not " + fields::type_name(*value));
+  }
+  auto decoded = T::decode(*value);
+  if (!decoded) return nested(decoded.error(), key);
+  return std::optional<T>(std::move(*decoded));
+}
+
+Result<std::vector<JobExecutionSummary>> summaries_field(const json& value,
+                                                         const std::string& where) {
+  if (!value.is_array()) {
+    return fail(where + ": must be an array, not " + fields::type_name(value));
+  }
+  std::vector<JobExecutionSummary> out;
+  out.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string item = where + "[" + std::to_string(i) + "]";
+    if (!value[i].is_object()) {
+      return fail(item + ": must be an object, not " + fields::type_name(value[i]));
+    }
+    auto summary = JobExecutionSummary::decode(value[i]);
+    if (!summary) return nested(summary.error(), item);
+    out.push_back(std::move(*summary));
+  }
+  return out;
+}
+
+Result<std::vector<JobExecutionSummary>> optional_summaries(const json& document, const char* key) {
+  const json* value = fields::find(document, key);
+  if (value == nullptr) return std::vector<JobExecutionSummary>();
+  return summaries_field(*value, key);
+}
+
+// timestamp, clientToken and execution: start-next/accepted, $next/get/accepted, notify-next.
+struct ExecutionReply {
+  std::optional<JobExecution> execution;
+  std::int64_t timestamp = 0;
+  std::optional<std::string> client_token;
+};
+
+Result<ExecutionReply> decode_execution_reply(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  ExecutionReply out;
+  auto execution = optional_member<JobExecution>(document, "execution");
+  if (!execution) return tl::unexpected(execution.error());
+  out.execution = std::move(*execution);
+  auto timestamp = counter(document, "timestamp");
+  if (!timestamp) return tl::unexpected(timestamp.error());
+  out.timestamp = *timestamp;
+  auto token = client_token_field(document);
+  if (!token) return tl::unexpected(token.error());
+  out.client_token = std::move(*token);
+  return out;
+}
+
+template <class Message>
+struct MessageName;
+template <>
+struct MessageName<GetPendingJobExecutionsResponse> {
+  static constexpr const char* value = "GetPendingJobExecutions reply";
+};
+template <>
+struct MessageName<StartNextJobExecutionResponse> {
+  static constexpr const char* value = "StartNextPendingJobExecution reply";
+};
+template <>
+struct MessageName<DescribeJobExecutionResponse> {
+  static constexpr const char* value = "DescribeJobExecution reply";
+};
+template <>
+struct MessageName<UpdateJobExecutionResponse> {
+  static constexpr const char* value = "UpdateJobExecution reply";
+};
+template <>
+struct MessageName<JobExecutionsChangedEvent> {
+  static constexpr const char* value = "JobExecutionsChanged";
+};
+template <>
+struct MessageName<NextJobExecutionChangedEvent> {
+  static constexpr const char* value = "NextJobExecutionChanged";
+};
+template <>
+struct MessageName<JobsErrorResponse> {
+  static constexpr const char* value = "ErrorResponse";
+};
+
+}  // namespace
+
+Result<JobExecutionState> JobExecutionState::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  JobExecutionState out;
+  auto status = status_field(document);
+  if (!status) return tl::unexpected(status.error());
+  out.status = *status;
+  auto details = status_details_field(document);
+  if (!details) return tl::unexpected(details.error());
+  out.status_details = std::move(*details).value_or(StatusDetails{});
+  auto version = counter(document, "versionNumber");
+  if (!version) return tl::unexpected(version.error());
+  out.version_number = *version;
+  return out;
+}
+
+Result<JobExecution> JobExecution::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  JobExecution out;
+  auto id = job_id_field(document);
+  if (!id) return tl::unexpected(id.error());
+  out.job_id = std::move(*id);
+  auto thing = fields::required_string(document, "thingName", 128);
+  if (!thing) return tl::unexpected(thing.error());
+  if (!is_valid_thing_name(*thing)) {
+    return fail("thingName: \"" + shown(*thing) +
+                "\" is not 1 to 128 characters of a-z, A-Z, 0-9, ':', '_' and '-'");
+  }
+  out.thing_name = std::move(*thing);
+  auto job_document = job_document_field(document);
+  if (!job_document) return tl::unexpected(job_document.error());
+  out.job_document = std::move(*job_document);
+  auto status = status_field(document);
+  if (!status) return tl::unexpected(status.error());
+  out.status = *status;
+  auto details = status_details_field(document);
+  if (!details) return tl::unexpected(details.error());
+  out.status_details = std::move(*details).value_or(StatusDetails{});
+  for (auto [key, member] :
+       {std::pair{"queuedAt", &out.queued_at}, std::pair{"lastUpdatedAt", &out.last_updated_at},
+        std::pair{"versionNumber", &out.version_number},
+        std::pair{"executionNumber", &out.execution_number}}) {
+    auto value = counter(document, key);
+    if (!value) return tl::unexpected(value.error());
+    *member = *value;
+  }
+  auto started = optional_integer(document, "startedAt", 0, kMaxLong);
+  if (!started) return tl::unexpected(started.error());
+  out.started_at = *started;
+  auto remaining = optional_integer(document, "approximateSecondsBeforeTimedOut", 0, kMaxLong);
+  if (!remaining) return tl::unexpected(remaining.error());
+  out.approximate_seconds_before_timed_out = *remaining;
+  return out;
+}
+
+Result<JobExecutionSummary> JobExecutionSummary::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  JobExecutionSummary out;
+  auto id = job_id_field(document);
+  if (!id) return tl::unexpected(id.error());
+  out.job_id = std::move(*id);
+  for (auto [key, member] :
+       {std::pair{"queuedAt", &out.queued_at}, std::pair{"lastUpdatedAt", &out.last_updated_at},
+        std::pair{"versionNumber", &out.version_number},
+        std::pair{"executionNumber", &out.execution_number}}) {
+    auto value = counter(document, key);
+    if (!value) return tl::unexpected(value.error());
+    *member = *value;
+  }
+  auto started = optional_integer(document, "startedAt", 0, kMaxLong);
+  if (!started) return tl::unexpected(started.error());
+  out.started_at = *started;
+  return out;
+}
+
+Result<GetPendingJobExecutionsResponse> GetPendingJobExecutionsResponse::decode(
+    const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  GetPendingJobExecutionsResponse out;
+  auto in_progress = optional_summaries(document, "inProgressJobs");
+  if (!in_progress) return tl::unexpected(in_progress.error());
+  out.in_progress_jobs = std::move(*in_progress);
+  auto queued = optional_summaries(document, "queuedJobs");
+  if (!queued) return tl::unexpected(queued.error());
+  out.queued_jobs = std::move(*queued);
+  auto timestamp = counter(document, "timestamp");
+  if (!timestamp) return tl::unexpected(timestamp.error());
+  out.timestamp = *timestamp;
+  auto token = client_token_field(document);
+  if (!token) return tl::unexpected(token.error());
+  out.client_token = std::move(*token);
+  return out;
+}
+
+Result<StartNextJobExecutionResponse> StartNextJobExecutionResponse::decode(const json& document) {
+  auto reply = decode_execution_reply(document);
+  if (!reply) return tl::unexpected(reply.error());
+  return StartNextJobExecutionResponse{std::move(reply->execution), reply->timestamp,
+                                       std::move(reply->client_token)};
+}
+
+Result<DescribeJobExecutionResponse> DescribeJobExecutionResponse::decode(const json& document) {
+  auto reply = decode_execution_reply(document);
+  if (!reply) return tl::unexpected(reply.error());
+  return DescribeJobExecutionResponse{std::move(reply->execution), reply->timestamp,
+                                      std::move(reply->client_token)};
+}
+
+Result<UpdateJobExecutionResponse> UpdateJobExecutionResponse::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  UpdateJobExecutionResponse out;
+  auto state = optional_member<JobExecutionState>(document, "executionState");
+  if (!state) return tl::unexpected(state.error());
+  out.execution_state = std::move(*state);
+  auto job_document = job_document_field(document);
+  if (!job_document) return tl::unexpected(job_document.error());
+  out.job_document = std::move(*job_document);
+  auto timestamp = counter(document, "timestamp");
+  if (!timestamp) return tl::unexpected(timestamp.error());
+  out.timestamp = *timestamp;
+  auto token = client_token_field(document);
+  if (!token) return tl::unexpected(token.error());
+  out.client_token = std::move(*token);
+  return out;
+}
+
+Result<JobExecutionsChangedEvent> JobExecutionsChangedEvent::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  JobExecutionsChangedEvent out;
+  auto timestamp = counter(document, "timestamp");
+  if (!timestamp) return tl::unexpected(timestamp.error());
+  out.timestamp = *timestamp;
+  const json* jobs = fields::find(document, "jobs");
+  if (jobs == nullptr) return out;
+  if (!jobs->is_object()) {
+    return fail(std::string("jobs: must be an object, not ") + fields::type_name(*jobs));
+  }
+  for (const auto& [name, list] : jobs->items()) {
+    // Lists under names that are not statuses are ignored, as unknown keys are.
+    auto status = parse_job_execution_status(name);
+    if (!status) continue;
+    auto summaries = summaries_field(list, "jobs." + name);
+    if (!summaries) return tl::unexpected(summaries.error());
+    // An empty list is the same as none (encode() leaves it out).
+    if (!summaries->empty()) out.jobs.emplace(*status, std::move(*summaries));
+  }
+  return out;
+}
+
+Result<NextJobExecutionChangedEvent> NextJobExecutionChangedEvent::decode(const json& document) {
+  auto reply = decode_execution_reply(document);
+  if (!reply) return tl::unexpected(reply.error());
+  // A notification answers no request: a clientToken in it is ignored.
+  return NextJobExecutionChangedEvent{std::move(reply->execution), reply->timestamp};
+}
+
+Result<JobsErrorResponse> JobsErrorResponse::decode(const json& document) {
+  if (auto ok = check_object(document); !ok) return tl::unexpected(ok.error());
+  JobsErrorResponse out;
+  auto code = fields::required_string(document, "code", kMaxErrorCodeSize);
+  if (!code) return tl::unexpected(code.error());
+  out.code = std::move(*code);
+  if (const json* message = fields::find(document, "message")) {
+    if (!message->is_string()) {
+      return fail(std::string("message: must be a string, not ") + fields::type_name(*message));
+    }
+    if (message->get_ref<const std::string&>().size() > kMaxErrorMessageSize) {
+      return fail("message: more than " + std::to_string(kMaxErrorMessageSize) + " bytes");
+    }
+    out.message = message->get<std::string>();
+  }
+  auto token = client_token_field(document);
+  if (!token) return tl::unexpected(token.error());
+  out.client_token = std::move(*token);
+  auto timestamp = counter(document, "timestamp");
+  if (!timestamp) return tl::unexpected(timestamp.error());
+  out.timestamp = *timestamp;
+  auto state = optional_member<JobExecutionState>(document, "executionState");
+  if (!state) return tl::unexpected(state.error());
+  out.execution_state = std::move(*state);
+  return out;
+}
+
+template <class Message>
+Result<Message> decode_jobs_reply(ByteView payload, std::size_t max_size) {
+  auto document = decode_payload(payload, PayloadFormat::json, max_size);
+  if (!document) return prefixed(document.error(), MessageName<Message>::value);
+  auto message = Message::decode(*document);
+  if (!message) return prefixed(message.error(), MessageName<Message>::value);
+  return message;
+}
+
+template Result<GetPendingJobExecutionsResponse> decode_jobs_reply(ByteView, std::size_t);
+template Result<StartNextJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+template Result<DescribeJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+template Result<UpdateJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+template Result<JobExecutionsChangedEvent> decode_jobs_reply(ByteView, std::size_t);
+template Result<NextJobExecutionChangedEvent> decode_jobs_reply(ByteView, std::size_t);
+template Result<JobsErrorResponse> decode_jobs_reply(ByteView, std::size_t);
+
 }  // namespace ironroot::protocol

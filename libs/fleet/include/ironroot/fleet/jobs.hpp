@@ -225,6 +225,17 @@ struct ExecutionUpdate {
   std::optional<nlohmann::json> document;  // present when the request asked for it
 };
 
+// An operator's approval of a rollout group's pause gate (rollout.hpp, RolloutGroup::pause_before,
+// docs/rollouts.md): the rollout may start the group once it is approved.
+struct RolloutApproval {
+  std::string job_id;
+  std::string group;        // the rolloutGroups entry's name
+  std::string approved_by;  // the actor
+  Time approved_at{};
+
+  friend bool operator==(const RolloutApproval&, const RolloutApproval&) = default;
+};
+
 class JobStore {
  public:
   using Clock = Registry::Clock;
@@ -290,6 +301,21 @@ class JobStore {
   RegistryResult<Notified<std::size_t>> dispatch(std::string_view actor, std::string_view job_id,
                                                  std::span<const std::string> things);
   RegistryResult<JobExecutionCounts> counts(std::string_view job_id);
+
+  // --- Rollout approvals (jobs_approvals.cpp). A job's rollout_config is the RolloutPolicy's
+  // JSON (RolloutPolicy::to_json: the CreateJob keys jobExecutionsRolloutConfig, abortConfig,
+  // schedulingConfig, rolloutGroups) ---
+
+  // Opens the pause gate of the job's rollout group `group`. Approving an approved group again
+  // changes nothing and returns the first approval. Refused: an unknown job (not_found); a job
+  // that is not IN_PROGRESS (conflict); a job without that rollout group, or whose group has no
+  // pause gate (invalid).
+  RegistryResult<RolloutApproval> approve_rollout_group(std::string_view actor,
+                                                        std::string_view job_id,
+                                                        std::string_view group);
+  // The job's approvals, in group name order (RolloutSnapshot::approved_groups takes their
+  // names). Refused: an unknown job (not_found).
+  RegistryResult<std::vector<RolloutApproval>> rollout_approvals(std::string_view job_id);
 
   // --- Time ---
 

@@ -13,8 +13,8 @@
 // kMaxRequestBodyBytes), 500 internal. A refused request changes nothing.
 //
 // Thread-safety: httplib serves requests from a thread pool; the API serializes every use of
-// the registry (one SQLite connection), and of the provisioning service over it, with a mutex of
-// its own, so neither must be used by anyone else while the API is mounted.
+// the registry (one SQLite connection), of the provisioning service over it and of the jobs
+// store, with a mutex of its own, so none must be used by anyone else while the API is mounted.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +36,8 @@ class Server;
 namespace ironroot::fleet {
 
 class ProvisioningService;
+class JobStore;
+struct JobNotifications;
 
 // The largest request body the API reads; larger ones get 413 and are discarded unread.
 inline constexpr std::size_t kMaxRequestBodyBytes = 1024 * 1024;
@@ -64,6 +66,17 @@ struct RestApiOptions {
   // The CA certificates (PEM) a device needs to verify the broker's certificate, served by
   // GET /v1/device-trust for provisioning bundles: the CA's root, in ironrootd.
   std::string device_trust_pem;
+  // The operator's jobs (/v1/jobs..., /v1/things/{name}/jobs; docs/rest-api.md, "Jobs"): a
+  // JobStore connection of the API's own on the registry's database file. The API's mutex
+  // serializes it with the registry, so nothing else may use this JobStore object while the API
+  // is mounted (the service's rollout and device handling use other JobStore objects on the same
+  // file). REQUIRES: outlives the API.
+  JobStore* jobs = nullptr;
+  // Called after a jobs request whose change devices must hear of (a job or an execution
+  // canceled, a job deleted), with whom to tell what, outside the API's lock, on the server's
+  // thread, after the answer was prepared: the service publishes .../jobs/notify-next and
+  // .../jobs/notify. Never called with empty notifications.
+  std::function<void(const JobNotifications&)> on_job_notifications;
 };
 
 class RestApi {

@@ -1,7 +1,8 @@
 // AWS IoT Jobs' device MQTT API (developer guide: "Jobs device MQTT API operations",
 // jobs-mqtt-api; data types: jobs-mqtt-https-api; errors: jobs-api#jobs-mqtt-error-response),
 // as pure codecs: topics, job execution states and their legal transitions, request decoders and
-// reply encoders. The API is JSON only. Under a TopicPrefix ("$aws" on AWS IoT) and for thing T:
+// encoders, reply and notification encoders and decoders. The API is JSON only. Under a TopicPrefix
+// ("$aws" on AWS IoT) and for thing T:
 //   <prefix>/things/T/jobs/get[/accepted|/rejected]              GetPendingJobExecutions
 //   <prefix>/things/T/jobs/start-next[/accepted|/rejected]       StartNextPendingJobExecution
 //   <prefix>/things/T/jobs/<jobId|$next>/get[/accepted|/rejected] DescribeJobExecution
@@ -246,8 +247,17 @@ extern template JobsResult<DescribeJobExecutionRequest> decode_jobs_request(Byte
 extern template JobsResult<UpdateJobExecutionRequest> decode_jobs_request(ByteView, std::size_t);
 
 // ---------------------------------------------------------------------------------------------
-// Replies and notifications (the fleet service encodes them). Optional members are left out of
-// the document when absent, as AWS does.
+// Replies and notifications (the fleet service encodes them, devices decode them). Optional
+// members are left out of the document when absent, as AWS does.
+//
+// decode() reads what a device receives, as tolerantly as AWS's device libraries: keys it does
+// not know are ignored, and so is a statusDetails or a pending list that is absent (AWS's own
+// examples leave statusDetails out). Every field it reads is type-checked and bounded as the
+// request decoders check it: job ids and thing names as AWS allows them, statuses by their exact
+// names, statusDetails within the bounds above, clientToken at most 64 characters, integers as
+// integers >= 0 (no 1.0, no strings, no null), jobDocument a JSON object. The error names the
+// field ("execution.statusDetails.x: must be a string, not an integer"). For any decoded m,
+// decode(m.encode()) == m.
 
 // JobExecutionState.
 struct JobExecutionState {
@@ -256,6 +266,7 @@ struct JobExecutionState {
   std::int64_t version_number = 0;                         // versionNumber
 
   nlohmann::json encode() const;
+  static Result<JobExecutionState> decode(const nlohmann::json& document);
   bool operator==(const JobExecutionState&) const = default;
 };
 
@@ -275,6 +286,7 @@ struct JobExecution {
   std::optional<std::int64_t> approximate_seconds_before_timed_out;
 
   nlohmann::json encode() const;
+  static Result<JobExecution> decode(const nlohmann::json& document);
   bool operator==(const JobExecution&) const = default;
 };
 
@@ -288,6 +300,7 @@ struct JobExecutionSummary {
   std::int64_t execution_number = 0;       // executionNumber
 
   nlohmann::json encode() const;
+  static Result<JobExecutionSummary> decode(const nlohmann::json& document);
   bool operator==(const JobExecutionSummary&) const = default;
 };
 
@@ -299,6 +312,8 @@ struct GetPendingJobExecutionsResponse {
   std::optional<std::string> client_token;            // clientToken: the request's
 
   nlohmann::json encode() const;
+  static Result<GetPendingJobExecutionsResponse> decode(const nlohmann::json& document);
+  bool operator==(const GetPendingJobExecutionsResponse&) const = default;
 };
 
 // .../jobs/start-next/accepted. No execution when none is pending.
@@ -308,6 +323,8 @@ struct StartNextJobExecutionResponse {
   std::optional<std::string> client_token;  // clientToken
 
   nlohmann::json encode() const;
+  static Result<StartNextJobExecutionResponse> decode(const nlohmann::json& document);
+  bool operator==(const StartNextJobExecutionResponse&) const = default;
 };
 
 // .../jobs/<jobId or $next>/get/accepted. For $next with nothing pending, no execution.
@@ -317,6 +334,8 @@ struct DescribeJobExecutionResponse {
   std::optional<std::string> client_token;  // clientToken
 
   nlohmann::json encode() const;
+  static Result<DescribeJobExecutionResponse> decode(const nlohmann::json& document);
+  bool operator==(const DescribeJobExecutionResponse&) const = default;
 };
 
 // .../jobs/<jobId>/update/accepted.
@@ -327,6 +346,8 @@ struct UpdateJobExecutionResponse {
   std::optional<std::string> client_token;           // clientToken
 
   nlohmann::json encode() const;
+  static Result<UpdateJobExecutionResponse> decode(const nlohmann::json& document);
+  bool operator==(const UpdateJobExecutionResponse&) const = default;
 };
 
 // .../jobs/notify: the pending executions (at most 10 in AWS, IN_PROGRESS ones first), grouped
@@ -336,6 +357,8 @@ struct JobExecutionsChangedEvent {
   std::int64_t timestamp = 0;                                           // timestamp
 
   nlohmann::json encode() const;
+  static Result<JobExecutionsChangedEvent> decode(const nlohmann::json& document);
+  bool operator==(const JobExecutionsChangedEvent&) const = default;
 };
 
 // .../jobs/notify-next: the next pending execution, or no execution when none is left.
@@ -344,6 +367,8 @@ struct NextJobExecutionChangedEvent {
   std::int64_t timestamp = 0;             // timestamp
 
   nlohmann::json encode() const;
+  static Result<NextJobExecutionChangedEvent> decode(const nlohmann::json& document);
+  bool operator==(const NextJobExecutionChangedEvent&) const = default;
 };
 
 // .../rejected of every request (ErrorResponse).
@@ -358,6 +383,8 @@ struct JobsErrorResponse {
   // The reply to a request that did not decode.
   static JobsErrorResponse from(const JobsRequestError& error, std::int64_t timestamp);
   nlohmann::json encode() const;
+  static Result<JobsErrorResponse> decode(const nlohmann::json& document);
+  bool operator==(const JobsErrorResponse&) const = default;
 };
 
 // The payload of any of the messages above: compact UTF-8 JSON.
@@ -365,5 +392,24 @@ template <class Message>
 Bytes encode_jobs_message(const Message& message) {
   return encode_payload(message.encode(), PayloadFormat::json);
 }
+
+// The longest ErrorResponse.code and .message a device reads (AWS's codes are at most 22
+// characters; the messages are one sentence).
+inline constexpr std::size_t kMaxErrorCodeSize = 128;
+inline constexpr std::size_t kMaxErrorMessageSize = 4096;
+
+// Decodes a reply or notification payload of at most `max_size` bytes (decode_payload: one JSON
+// object, nesting at most kMaxNestingDepth) and then the message. The error starts with the
+// message's name ("NextJobExecutionChanged: execution.jobId: missing"). Never throws.
+template <class Message>
+Result<Message> decode_jobs_reply(ByteView payload, std::size_t max_size = kMaxPayloadSize);
+
+extern template Result<GetPendingJobExecutionsResponse> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<StartNextJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<DescribeJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<UpdateJobExecutionResponse> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<JobExecutionsChangedEvent> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<NextJobExecutionChangedEvent> decode_jobs_reply(ByteView, std::size_t);
+extern template Result<JobsErrorResponse> decode_jobs_reply(ByteView, std::size_t);
 
 }  // namespace ironroot::protocol
