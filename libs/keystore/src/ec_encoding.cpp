@@ -52,8 +52,12 @@ Result<crypto::KeyType> key_type_from_ec_params(ByteView params) {
 }
 
 Bytes ec_point_for(ByteView raw) {
-  Bytes point{kDerOctetString, static_cast<std::byte>(raw.size())};
-  point.insert(point.end(), raw.begin(), raw.end());
+  // Sized once and filled in place: GCC 12 at -O3 warns (-Warray-bounds) about inserting into a
+  // vector made from an initializer list.
+  Bytes point(2 + raw.size());
+  point[0] = kDerOctetString;
+  point[1] = static_cast<std::byte>(raw.size());
+  std::copy(raw.begin(), raw.end(), point.begin() + 2);
   return point;
 }
 
