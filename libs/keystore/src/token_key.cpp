@@ -244,6 +244,18 @@ Result<Bytes> new_key_id(Session& session) {
   return id;
 }
 
+// The id= of `uri` when no object of `token` has it yet, or a new random one without id=.
+Result<Bytes> unused_key_id(Session& session, const Pkcs11Uri& uri, const std::string& token) {
+  if (!uri.id) return new_key_id(session);
+  auto same_id = session.find(AttributeTemplate().add(CKA_ID, *uri.id));
+  if (!same_id) return tl::unexpected(same_id.error());
+  if (!same_id->empty()) {
+    return fail(token + " already has an object with id " + to_hex(*uri.id) +
+                "; choose another id=, or leave id out for a random one");
+  }
+  return *uri.id;
+}
+
 // C_SignInit and C_Sign with `key` (after a context-specific login with *context_pin, when given),
 // the signature returned in the encoding crypto::PublicKey::verify_digest checks. `description`
 // names the key in messages.
@@ -373,15 +385,7 @@ Result<std::unique_ptr<TokenKey>> TokenKey::generate(const Pkcs11Uri& uri, KeyTy
                 (existing ? " " + existing->describe() : std::string()) +
                 "; choose another object= label, or delete the old key first");
   }
-  if (uri.id) {
-    auto same_id = session.find(AttributeTemplate().add(CKA_ID, *uri.id));
-    if (!same_id) return tl::unexpected(same_id.error());
-    if (!same_id->empty()) {
-      return fail(token + " already has an object with id " + to_hex(*uri.id) +
-                  "; choose another id=, or leave id out for a random one");
-    }
-  }
-  auto id = uri.id ? Result<Bytes>(*uri.id) : new_key_id(session);
+  auto id = unused_key_id(session, uri, token);
   if (!id) return tl::unexpected(id.error());
 
   const Bytes params = ec_params_for(type);
@@ -458,15 +462,7 @@ Result<std::unique_ptr<TokenKey>> TokenKey::import_private_key(const Pkcs11Uri& 
                 " object(s) labelled '" + *uri.object +
                 "'; choose another object= label, or delete them first");
   }
-  if (uri.id) {
-    auto same_id = session.find(AttributeTemplate().add(CKA_ID, *uri.id));
-    if (!same_id) return tl::unexpected(same_id.error());
-    if (!same_id->empty()) {
-      return fail(token + " already has an object with id " + to_hex(*uri.id) +
-                  "; choose another id=, or leave id out for a random one");
-    }
-  }
-  auto id = uri.id ? Result<Bytes>(*uri.id) : new_key_id(session);
+  auto id = unused_key_id(session, uri, token);
   if (!id) return tl::unexpected(id.error());
 
   const Bytes params = ec_params_for(type);
