@@ -4,6 +4,7 @@
 // registry (SQLite, synchronous=FULL) before it is acknowledged, so kill -9 loses nothing.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -48,6 +49,23 @@ Result<service::ServiceConfig> load_config(const Overrides& o) {
   return config;
 }
 
+// Every device connection is an open file of the embedded broker, which inherits this process's
+// limits: the usual soft limit of 1024 would cap the fleet at about a thousand devices. Raises it
+// to the hard limit (the administrator's ceiling; systemd's LimitNOFILE sets both).
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("cannot raise the open-file limit from {}: the broker serves fewer devices",
+                 before);
+    return;
+  }
+  spdlog::info("open-file limit raised from {} to {} (device connections)", before,
+               limit.rlim_cur);
+}
+
 int serve(const Overrides& overrides) {
   auto config = load_config(overrides);
   if (!config) {
@@ -62,6 +80,7 @@ int serve(const Overrides& overrides) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit();
 
   auto service = service::FleetService::start(*config);
   if (!service) {

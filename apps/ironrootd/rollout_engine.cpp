@@ -166,57 +166,29 @@ std::optional<RolloutTime> RolloutEngine::drive(const fleet::Job& job, RolloutTi
     return std::nullopt;
   }
   const fleet::RolloutPlanner planner(std::move(*policy));
-  const auto& counts = job.counts;
 
-  // Every thing's latest execution, in the order its first one was dispatched.
-  struct Target {
-    std::optional<fleet::Time> first_dispatch;
-    protocol::JobExecutionStatus status = protocol::JobExecutionStatus::queued;
-    std::int64_t execution_number = 0;
-  };
-  std::map<std::string, Target> targets;
-  fleet::Page page{fleet::kMaxPageLimit, ""};
-  do {
-    auto executions = store_.list_executions_of_job(job.job_id, page);
-    if (!executions) {
-      spdlog::error("job {}: {}", job.job_id, executions.error().message);
-      return std::nullopt;
-    }
-    for (const auto& execution : executions->items) {
-      Target& target = targets[execution.thing_name];
-      if (execution.dispatched_at &&
-          (!target.first_dispatch || *execution.dispatched_at < *target.first_dispatch)) {
-        target.first_dispatch = execution.dispatched_at;
-      }
-      if (execution.execution_number > target.execution_number) {
-        target.execution_number = execution.execution_number;
-        target.status = execution.status;
-      }
-    }
-    page.next_token = executions->next_token;
-  } while (!page.next_token.empty());
-
-  std::vector<std::pair<fleet::Time, const Target*>> dispatched;
+  // Every notified thing, in dispatch order, by its latest execution's status.
+  auto dispatched = store_.dispatched_things(job.job_id);
+  if (!dispatched) {
+    spdlog::error("job {}: {}", job.job_id, dispatched.error().message);
+    return std::nullopt;
+  }
   std::vector<RolloutTime> recent;
   fleet::ExecutionCounts job_counts;
-  for (const auto& [thing, target] : targets) {
-    if (!target.first_dispatch) continue;
-    dispatched.emplace_back(*target.first_dispatch, &target);
-    count(job_counts, target.status);
-    const RolloutTime at = latest_instant(*target.first_dispatch);
+  for (const fleet::DispatchedThing& thing : *dispatched) {
+    count(job_counts, thing.status);
+    const RolloutTime at = latest_instant(thing.first_dispatched_at);
     if (at + 60s > now) recent.push_back(at);
   }
-  std::stable_sort(dispatched.begin(), dispatched.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  const auto total = static_cast<std::uint64_t>(counts.things);
+  const auto total = static_cast<std::uint64_t>(job.counts.things);
   std::vector<fleet::ExecutionCounts> groups;
   if (!planner.policy().groups.empty()) {
     const std::vector<std::uint64_t> bounds = planner.group_boundaries(total);
     groups.resize(bounds.size() - 1);
-    for (std::size_t position = 0; position < dispatched.size(); ++position) {
-      std::size_t group = 0;
+    std::size_t group = 0;
+    for (std::size_t position = 0; position < dispatched->size(); ++position) {
       while (group + 1 < groups.size() && position >= bounds[group + 1]) ++group;
-      count(groups[group], dispatched[position].second->status);
+      count(groups[group], (*dispatched)[position].status);
     }
   }
 

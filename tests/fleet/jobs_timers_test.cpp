@@ -205,5 +205,33 @@ TEST_F(JobsTest, CanceledJobsAreNotRetried) {
   EXPECT_EQ(job_status("ota"), JobStatus::canceled);
 }
 
+TEST_F(JobsTest, DispatchedThingsKeepTheirFirstDispatchAndShowTheirLatestStatus) {
+  make_things({"a", "b", "c"});
+  NewJob spec = job_for("ota", {"a", "b", "c"});
+  spec.retry_criteria = {{RetryFailureType::failed, 1}};
+  create(spec);
+  auto none = jobs().dispatched_things("ota");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->empty());
+
+  const Time first = now_;
+  ASSERT_TRUE(jobs().dispatch("rollout", "ota", std::vector<std::string>{"c"}));
+  now_ += 1min;
+  ASSERT_TRUE(jobs().dispatch("rollout", "ota", std::vector<std::string>{"a"}));
+  // a fails and is retried: a new execution, dispatched now, but a keeps its place.
+  now_ += 1min;
+  accept("a", "ota", update_to(JobExecutionStatus::failed));
+  accept("c", "ota", update_to(JobExecutionStatus::succeeded));
+
+  auto things = jobs().dispatched_things("ota");
+  ASSERT_TRUE(things) << things.error().message;
+  const std::vector<DispatchedThing> expected{
+      {"c", first, JobExecutionStatus::succeeded},
+      {"a", first + 1min, JobExecutionStatus::queued},  // b was never dispatched
+  };
+  EXPECT_EQ(*things, expected);
+  EXPECT_REFUSED(jobs().dispatched_things("nope"), RegistryErrorCode::not_found);
+}
+
 }  // namespace
 }  // namespace ironroot::fleet::testing

@@ -83,4 +83,34 @@ RegistryResult<JobExecutionCounts> JobStore::counts(std::string_view job_id) {
   return load_counts(db_, job_id);
 }
 
+RegistryResult<std::vector<DispatchedThing>> JobStore::dispatched_things(std::string_view job_id) {
+  auto txn = db_.begin_read();
+  if (!txn) return internal(txn.error());
+  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
+  if (!job) return tl::unexpected(job.error());
+  if (!*job) return not_found("no " + quoted("job", job_id));
+  // Per thing: the first dispatch over all its executions, and its latest execution's status.
+  auto stmt = db_.prepare(
+      "SELECT e.thing_name, t.first_dispatch, e.status FROM "
+      "(SELECT thing_name, MIN(dispatched_at) AS first_dispatch, "
+      "MAX(execution_number) AS latest FROM job_executions WHERE job_id = ?1 "
+      "GROUP BY thing_name) AS t "
+      "JOIN job_executions AS e ON e.job_id = ?1 AND e.thing_name = t.thing_name AND "
+      "e.execution_number = t.latest "
+      "WHERE t.first_dispatch IS NOT NULL ORDER BY t.first_dispatch, e.thing_name");
+  if (!stmt) return internal(stmt.error());
+  stmt->bind(1, job_id);
+  std::vector<DispatchedThing> things;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return internal(row.error());
+    if (!*row) return things;
+    auto status = protocol::parse_job_execution_status(stmt->text(2));
+    if (!status) {
+      return internal(Error{"stored execution status '" + stmt->text(2) + "' is unknown"});
+    }
+    things.push_back({stmt->text(0), from_db(stmt->integer(1)), *status});
+  }
+}
+
 }  // namespace ironroot::fleet

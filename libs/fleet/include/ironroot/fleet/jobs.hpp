@@ -225,6 +225,16 @@ struct ExecutionUpdate {
   std::optional<nlohmann::json> document;  // present when the request asked for it
 };
 
+// A thing the rollout has notified of a job: when it first was (a retry keeps its thing's place
+// in the rollout), and the status of its latest execution.
+struct DispatchedThing {
+  std::string thing_name;
+  Time first_dispatched_at{};
+  protocol::JobExecutionStatus status = protocol::JobExecutionStatus::queued;
+
+  friend bool operator==(const DispatchedThing&, const DispatchedThing&) = default;
+};
+
 // An operator's approval of a rollout group's pause gate (rollout.hpp, RolloutGroup::pause_before,
 // docs/rollouts.md): the rollout may start the group once it is approved.
 struct RolloutApproval {
@@ -301,6 +311,10 @@ class JobStore {
   RegistryResult<Notified<std::size_t>> dispatch(std::string_view actor, std::string_view job_id,
                                                  std::span<const std::string> things);
   RegistryResult<JobExecutionCounts> counts(std::string_view job_id);
+  // Every thing the job has been dispatched to, in dispatch order (first dispatch time, then
+  // thing name): what a rollout's rate, abort criteria and groups are decided from. One query,
+  // whatever the number of retries. Refused: an unknown job (not_found).
+  RegistryResult<std::vector<DispatchedThing>> dispatched_things(std::string_view job_id);
 
   // --- Rollout approvals (jobs_approvals.cpp). A job's rollout_config is the RolloutPolicy's
   // JSON (RolloutPolicy::to_json: the CreateJob keys jobExecutionsRolloutConfig, abortConfig,
