@@ -23,10 +23,11 @@ RolloutTime rollout_now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-// The store keeps whole seconds: a dispatch stored as t happened in [t, t + 1 s). Counting it at
-// the end of that second keeps the sliding window conservative.
-RolloutTime latest_instant(fleet::Time stored) {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(stored) + 999ms;
+// The store keeps whole seconds: a dispatch stored as t happened in [t, t + 1 s), and before
+// `now`. Counting it at the latest such instant keeps the sliding window conservative; the
+// planner ignores dispatches after `now`, so it must not be later than that.
+RolloutTime latest_instant(fleet::Time stored, RolloutTime now) {
+  return std::min(std::chrono::time_point_cast<std::chrono::milliseconds>(stored) + 999ms, now);
 }
 
 // The job's rollout policy: its rollout configuration (a jobExecutionsRolloutConfig, or an
@@ -177,7 +178,7 @@ std::optional<RolloutTime> RolloutEngine::drive(const fleet::Job& job, RolloutTi
   fleet::ExecutionCounts job_counts;
   for (const fleet::DispatchedThing& thing : *dispatched) {
     count(job_counts, thing.status);
-    const RolloutTime at = latest_instant(thing.first_dispatched_at);
+    const RolloutTime at = latest_instant(thing.first_dispatched_at, now);
     if (at + 60s > now) recent.push_back(at);
   }
   const auto total = static_cast<std::uint64_t>(job.counts.things);

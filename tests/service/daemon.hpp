@@ -2,12 +2,14 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -66,10 +68,20 @@ class Daemon {
     if (pid_ > 0) kill(SIGTERM);
     ::close(err_);
   }
-  // Reads the log until a line contains `part` (true) or the log ends (false).
-  bool wait_for_log(const std::string& part) {
+  // Reads the log until a line contains `part` (true), or the log ends or `timeout` passes
+  // (false), so that a test fails, rather than hangs, when the service never says it.
+  bool wait_for_log(const std::string& part,
+                    std::chrono::milliseconds timeout = std::chrono::minutes(3)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (contains(log_, part)) return true;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd readable{err_, POLLIN, 0};
+      const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
       char buf[4096];
       ssize_t n = ::read(err_, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -80,7 +92,7 @@ class Daemon {
   // Sends `signal`, reads the rest of the log and returns the exit status (128 + signal).
   int kill(int signal) {
     ::kill(pid_, signal);
-    wait_for_log("\x01never");  // drains the log until the process closes it
+    wait_for_log("\x01never", std::chrono::hours(1));  // drains the log until the process ends
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;

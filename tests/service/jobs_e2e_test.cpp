@@ -8,10 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "claim_fleet.hpp"
 #include "ironroot/agent/jobs_client.hpp"
-#include "service_fixture.hpp"
-#include "support/claim_device.hpp"
+#include "jobs_fleet.hpp"
 
 namespace ironroot::testing {
 namespace {
@@ -42,34 +40,22 @@ struct JobsDevice {
   std::unique_ptr<agent::JobsClient> client;  // last: it goes first
 };
 
-class JobsE2E : public ServiceTest {
+class JobsE2E : public JobsFleetTest {
  protected:
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
-    broker_.port = ports_.broker;
-    broker_.trusted = {broker_root()};
-    auto fleet = set_up_claim_fleet(OperatorClient(ports_.api, data_), data_, temp_.path());
-    ASSERT_TRUE(fleet) << fleet.error().message;
-    claim_ = fleet->claim;
-    call("POST", "/v1/groups", {{"groupName", "lamps"}}, 201);
-  }
-
   // Provisions `thing` by claim into group lamps and, unless `with_client` is false, connects its
   // jobs client (as client id `thing`, the only one its policy allows).
   JobsDevice device(const std::string& thing, bool with_client = true) {
-    auto claimed =
-        provision_by_claim(broker_, *claim_, {thing, "SN-" + thing, "AcmeFleet", {}}, temp_.path());
-    EXPECT_TRUE(claimed) << (claimed ? "" : claimed.error().message);
-    call("PUT", "/v1/groups/lamps/members/" + thing, nullptr, 204);
-    if (!with_client) return JobsDevice{thing, claimed->identity, nullptr, nullptr, nullptr};
-    auto options = device_client_options(broker_, claimed->identity, thing);
+    auto identity = provision(thing);
+    EXPECT_TRUE(identity);
+    if (!with_client) return JobsDevice{thing, *identity, nullptr, nullptr, nullptr};
+    auto options = device_client_options(broker_, *identity, thing);
     EXPECT_TRUE(options);
     auto connection = agent::MqttJobsConnection::create(std::move(*options));
     EXPECT_TRUE(connection) << (connection ? "" : connection.error().message);
     EXPECT_TRUE((*connection)->client().wait_connected(30s));
     agent::JobsClientSettings settings;
     settings.thing_name = thing;
-    JobsDevice made{thing, claimed->identity, std::move(*connection),
+    JobsDevice made{thing, *identity, std::move(*connection),
                     std::make_unique<agent::CurrentJobFile>(temp_.path() / (thing + ".job")),
                     nullptr};
     auto client = agent::JobsClient::create(settings, *made.connection, *made.store);
@@ -94,11 +80,6 @@ class JobsE2E : public ServiceTest {
     for (auto& thread : threads) thread.join();
     return statuses;
   }
-
-  json job(const std::string& id) { return call("GET", "/v1/jobs/" + id); }
-
-  BrokerAccess broker_;
-  std::optional<FileIdentity> claim_;
 };
 
 TEST_F(JobsE2E, DevicesRunAJobToCompletionWithoutSubscribingToReplies) {
