@@ -70,16 +70,18 @@ Result<std::unique_ptr<mqtt::Client>> connect_device(
   return std::move(*client);
 }
 
-Result<std::unique_ptr<RequestSession>> RequestSession::open(const BrokerAccess& broker,
-                                                             const FileIdentity& identity,
-                                                             const std::string& client_id) {
+Result<std::unique_ptr<RequestSession>> RequestSession::open(
+    const BrokerAccess& broker, const FileIdentity& identity, const std::string& client_id,
+    std::function<void(const mqtt::Message&)> on_message) {
   std::unique_ptr<RequestSession> session(new RequestSession());
   RequestSession* self = session.get();
-  auto client = connect_device(broker, identity, client_id, 30s, [self](const mqtt::Message& m) {
-    std::lock_guard lock(self->mutex_);
-    self->replies_[m.topic] = m.payload;
-    self->arrived_.notify_all();
-  });
+  auto client = connect_device(broker, identity, client_id, 30s,
+                               [self, on_message = std::move(on_message)](const mqtt::Message& m) {
+                                 if (on_message) on_message(m);
+                                 std::lock_guard lock(self->mutex_);
+                                 self->replies_[m.topic] = m.payload;
+                                 self->arrived_.notify_all();
+                               });
   if (!client) return tl::unexpected(client.error());
   session->client_ = std::move(*client);
   return session;

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,9 +66,11 @@ struct DeviceReply {
 // One MQTT connection that asks the reserved API and waits for the replies it is sent.
 class RequestSession {
  public:
-  static Result<std::unique_ptr<RequestSession>> open(const BrokerAccess& broker,
-                                                      const FileIdentity& identity,
-                                                      const std::string& client_id);
+  // `on_message`, when set, also sees every message the session receives (on the client's network
+  // thread), for what the device listens to besides replies.
+  static Result<std::unique_ptr<RequestSession>> open(
+      const BrokerAccess& broker, const FileIdentity& identity, const std::string& client_id,
+      std::function<void(const mqtt::Message&)> on_message = nullptr);
   ~RequestSession();
 
   // Publishes `payload` (QoS 1) on `topic` and waits for a message on `topic`/accepted or

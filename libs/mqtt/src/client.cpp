@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "mosquitto_handles.hpp"
+#include "ironroot/mqtt/mosquitto_handles.hpp"
 
 namespace ironroot::mqtt {
 

@@ -1,4 +1,4 @@
-#include "mosquitto_handles.hpp"
+#include "ironroot/mqtt/mosquitto_handles.hpp"
 
 #include <mutex>
 #include <string>

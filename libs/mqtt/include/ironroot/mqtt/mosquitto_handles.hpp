@@ -1,4 +1,5 @@
-// Private to libs/mqtt: RAII owners for libmosquitto's library state and handles.
+// RAII owners for libmosquitto's library state and handles, for code that drives libmosquitto
+// directly: libs/mqtt's Client, and the device swarm of the tests (one thread, many handles).
 #pragma once
 
 #include <mosquitto.h>
