@@ -62,8 +62,7 @@ void raise_open_file_limit() {
                  before);
     return;
   }
-  spdlog::info("open-file limit raised from {} to {} (device connections)", before,
-               limit.rlim_cur);
+  spdlog::info("open-file limit raised from {} to {} (device connections)", before, limit.rlim_cur);
 }
 
 int serve(const Overrides& overrides) {
