@@ -106,6 +106,8 @@ Result<pid_t> BrokerSupervisor::spawn() {
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, log.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, log.get(), STDERR_FILENO);
+  // Nothing else of ironrootd's (registry, sockets, whatever it inherited) goes to the broker.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   // ironrootd blocks SIGTERM and SIGINT (it takes them with sigwait) and ignores SIGPIPE; the
   // broker must get them as usual, or it would never stop.
   posix_spawnattr_t attributes;

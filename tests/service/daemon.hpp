@@ -55,6 +55,9 @@ class Daemon {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    // The test's own sockets (a swarm has thousands) stay with the test: ironrootd, like any
+    // daemon, starts with the standard three.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     if (::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
       throw std::runtime_error("cannot start ironrootd");
     }

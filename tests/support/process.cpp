@@ -57,6 +57,7 @@ ProcessResult run_process(const std::vector<std::string>& argv,
                                    0600);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0600);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);  // not the test's sockets
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);

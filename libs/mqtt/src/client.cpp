@@ -2,6 +2,7 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <sys/select.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -334,6 +335,20 @@ struct Client::State {
                                        connect_properties.get());
     const int saved_errno = errno;
     lock.lock();
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(mosq.get()) >= FD_SETSIZE) {
+      // mosquitto_loop() waits with select(), which cannot watch such a descriptor: the loop
+      // would spin without ever reading. Say why instead.
+      const int descriptor = mosquitto_socket(mosq.get());
+      mosquitto_disconnect_v5(mosq.get(), MQTT_RC_NORMAL_DISCONNECTION, nullptr);
+      ++stats.failed_attempts;
+      stats.last_error = "the connection to " + endpoint + " got file descriptor " +
+                         std::to_string(descriptor) + ", beyond the " + std::to_string(FD_SETSIZE) +
+                         " that libmosquitto's loop can watch: this process has too many open "
+                         "files (inherited ones?)";
+      schedule_retry();
+      update_stats();
+      return;
+    }
     if (rc == MOSQ_ERR_SUCCESS) {
       socket_open = true;
       return;
