@@ -4,5 +4,5 @@
 ironroot_library(fleet_rest
   SOURCES src/rest_api.cpp src/rest_api_json.cpp src/rest_api_things.cpp
           src/rest_api_certificates.cpp src/rest_api_policies.cpp
-          src/rest_api_provisioning.cpp src/rest_api_jobs.cpp
+          src/rest_api_provisioning.cpp src/rest_api_jobs.cpp src/rest_api_firmware.cpp
   DEPENDS ironroot::fleet ironroot::policy ironroot::crypto OpenSSL::Crypto PkgConfig::HTTPLIB)

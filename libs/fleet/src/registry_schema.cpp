@@ -207,7 +207,45 @@ CREATE TABLE job_rollout_approvals (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
+// The firmware repository (firmware.hpp): code-signing keys by MCUboot key hash, and uploaded
+// images by the SHA-256 of their bytes (their file in the content folder). `seq` orders uploads.
+// An image keeps the key that signed it: keys are revoked, never deleted.
+constexpr std::string_view kVersion5 = R"sql(
+CREATE TABLE code_signing_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  key_type TEXT NOT NULL CHECK (key_type IN ('ecdsa-p256', 'ed25519')),
+  pem TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'REVOKED')),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE firmware_images (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT,
+  description TEXT,
+  version_major INTEGER NOT NULL,
+  version_minor INTEGER NOT NULL,
+  version_revision INTEGER NOT NULL,
+  version_build INTEGER NOT NULL,
+  security_counter INTEGER,
+  image_hash TEXT NOT NULL,
+  signing_key_id TEXT NOT NULL REFERENCES code_signing_keys(id),
+  size INTEGER NOT NULL,
+  load_addr INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  uploaded_at INTEGER NOT NULL,
+  uploaded_by TEXT NOT NULL
+);
+CREATE INDEX firmware_images_by_version
+  ON firmware_images(version_major, version_minor, version_revision, version_build, seq);
+CREATE INDEX firmware_images_by_key ON firmware_images(signing_key_id);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                               kVersion5};
 
 }  // namespace
 

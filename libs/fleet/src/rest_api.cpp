@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "ironroot/crypto/random.hpp"
+#include "ironroot/fleet/firmware.hpp"
 #include "ironroot/fleet/jobs.hpp"
 #include "ironroot/fleet/names.hpp"
 #include "rest_api_internal.hpp"
@@ -53,20 +54,21 @@ void send(httplib::Response& res, const ApiError& error) {
   send(res, Reply{error.status, {{"error", {{"code", error.code}, {"message", error.message}}}}});
 }
 
-// A request body, read up to kMaxRequestBodyBytes.
+// A request body, read up to `limit` bytes (kMaxRequestBodyBytes, or the binary body limit).
 struct Body {
   std::string text;
   bool too_large = false;
   bool unreadable = false;  // the connection failed or the transfer was malformed
 };
 
-Body read_body(const httplib::Response& res, const httplib::ContentReader& reader) {
+Body read_body(const httplib::Response& res, const httplib::ContentReader& reader,
+               std::size_t limit = kMaxRequestBodyBytes) {
   Body body;
   std::size_t total = 0;
   bool ok = reader([&](const char* data, std::size_t size) {
     total += size;
-    if (total > kMaxDiscardedBodyBytes) return false;
-    if (total > kMaxRequestBodyBytes) {
+    if (total > std::max(kMaxDiscardedBodyBytes, limit)) return false;
+    if (total > limit) {
       body.too_large = true;
       std::string().swap(body.text);
     } else {
@@ -77,7 +79,7 @@ Body read_body(const httplib::Response& res, const httplib::ContentReader& reade
   if (!ok) {
     // httplib answers a Content-Length over the server's payload limit by skipping the body and
     // setting 413.
-    if (res.status == 413 || total > kMaxRequestBodyBytes) {
+    if (res.status == 413 || total > limit) {
       body.too_large = true;
     } else {
       body.unreadable = true;
@@ -111,9 +113,10 @@ std::string route_regex(const std::string& path) {
 
 std::vector<Route> all_routes() {
   std::vector<Route> routes;
-  for (auto table : {rest::thing_routes, rest::group_routes, rest::certificate_routes,
-                     rest::ca_routes, rest::policy_routes, rest::template_routes,
-                     rest::audit_routes, rest::provisioning_routes, rest::job_routes}) {
+  for (auto table :
+       {rest::thing_routes, rest::group_routes, rest::certificate_routes, rest::ca_routes,
+        rest::policy_routes, rest::template_routes, rest::audit_routes, rest::provisioning_routes,
+        rest::job_routes, rest::firmware_routes, rest::code_signing_key_routes}) {
     for (Route& route : table()) routes.push_back(std::move(route));
   }
   return routes;
@@ -188,7 +191,11 @@ const OperatorToken* RestApi::authenticate(std::string_view authorization) const
 }
 
 void RestApi::mount(httplib::Server& server) {
-  server.set_payload_max_length(kMaxRequestBodyBytes);
+  // Binary bodies (firmware images) go up to the firmware store's limit.
+  const std::size_t binary_limit =
+      options_.firmware == nullptr ? kMaxRequestBodyBytes
+                                   : static_cast<std::size_t>(options_.firmware->max_image_size());
+  server.set_payload_max_length(std::max(kMaxRequestBodyBytes, binary_limit));
   server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     send(res, Reply{200, {{"status", "ok"}}});
   });
@@ -200,8 +207,8 @@ void RestApi::mount(httplib::Server& server) {
     auto shared = std::make_shared<const Route>(std::move(route));
 
     // Everything between the body arriving and the answer leaving.
-    auto serve = [this, shared](const httplib::Request& req, httplib::Response& res,
-                                const Body& body) {
+    auto serve = [this, shared, binary_limit](const httplib::Request& req, httplib::Response& res,
+                                              Body& body) {
       const OperatorToken* token = authenticate(req.get_header_value("Authorization"));
       if (token == nullptr) {
         send(res, ApiError{401, "unauthorized",
@@ -212,9 +219,11 @@ void RestApi::mount(httplib::Server& server) {
         return;
       }
       if (body.too_large) {
-        send(res, ApiError{413, "payload_too_large",
-                           "the request body is over " + std::to_string(kMaxRequestBodyBytes) +
-                               " bytes"});
+        const bool binary = shared->takes_body == rest::kBinaryBody;
+        send(res,
+             ApiError{413, "payload_too_large",
+                      "the request body is over " +
+                          std::to_string(binary ? binary_limit : kMaxRequestBodyBytes) + " bytes"});
         return;
       }
       if (body.unreadable) {
@@ -233,12 +242,13 @@ void RestApi::mount(httplib::Server& server) {
           return;
         }
       }
-      auto parsed = parse_body(body.text);
+      Result<json, ApiError> parsed = json();
+      if (shared->takes_body != rest::kBinaryBody) parsed = parse_body(body.text);
       if (!parsed) {
         send(res, parsed.error());
         return;
       }
-      if (!shared->takes_body && !parsed->is_null() && *parsed != json::object()) {
+      if (shared->takes_body == rest::kNoBody && !parsed->is_null() && *parsed != json::object()) {
         send(res, ApiError{400, "invalid", "this request takes no body"});
         return;
       }
@@ -246,6 +256,11 @@ void RestApi::mount(httplib::Server& server) {
       call.provisioning = options_.provisioning;
       call.device_trust_pem = options_.device_trust_pem;
       call.jobs = options_.jobs;
+      call.firmware = options_.firmware;
+      if (shared->takes_body == rest::kBinaryBody) {
+        call.content = std::move(body.text);
+        call.content_type = req.get_header_value("Content-Type");
+      }
       for (std::size_t i = 1; i < req.matches.size(); ++i) call.segments.push_back(req.matches[i]);
       call.query.insert(req.params.begin(), req.params.end());
       bool changed = false;
@@ -269,13 +284,19 @@ void RestApi::mount(httplib::Server& server) {
 
     if (shared->method == "GET") {
       server.Get(pattern, [serve](const httplib::Request& req, httplib::Response& res) {
-        serve(req, res, Body{req.body});
+        Body body{req.body};
+        serve(req, res, body);
       });
       continue;
     }
     httplib::Server::HandlerWithContentReader with_body =
-        [serve](const httplib::Request& req, httplib::Response& res,
-                const httplib::ContentReader& reader) { serve(req, res, read_body(res, reader)); };
+        [serve, shared, binary_limit](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& reader) {
+          Body body = read_body(
+              res, reader,
+              shared->takes_body == rest::kBinaryBody ? binary_limit : kMaxRequestBodyBytes);
+          serve(req, res, body);
+        };
     if (shared->method == "POST") server.Post(pattern, with_body);
     if (shared->method == "PUT") server.Put(pattern, with_body);
     if (shared->method == "PATCH") server.Patch(pattern, with_body);

@@ -19,7 +19,8 @@
 
 namespace ironroot::fleet {
 class ProvisioningService;
-}
+class FirmwareStore;
+}  // namespace ironroot::fleet
 
 namespace ironroot::fleet::rest {
 
@@ -54,6 +55,10 @@ struct Call {
   ProvisioningService* provisioning = nullptr;    // RestApiOptions::provisioning
   std::string_view device_trust_pem = {};         // RestApiOptions::device_trust_pem
   JobStore* jobs = nullptr;                       // RestApiOptions::jobs
+  FirmwareStore* firmware = nullptr;              // RestApiOptions::firmware
+  // The request body as sent, for a route that takes a binary body (its `body` is then null).
+  std::string content = {};
+  std::string content_type = {};  // the request's Content-Type header
   // What the handler's change means for devices (jobs: notify-next, notify), passed on to
   // RestApiOptions::on_job_notifications after the lock is released.
   JobNotifications notifications = {};
@@ -63,12 +68,15 @@ struct Route {
   std::string method;  // "GET", "POST", "PUT", "PATCH", "DELETE"
   std::string path;    // the decoded path, where each '*' is one segment: "/v1/things/*"
   std::vector<std::string> query_parameters;  // the ones allowed; any other is refused (400)
-  // Whether the request has a JSON body. Without one, a body other than {} is refused (400).
-  bool takes_body = false;
+  // What the request's body is. kNoBody: a body other than {} is refused (400). kBinaryBody:
+  // bytes passed on unparsed in Call::content, up to RestApi's binary body limit.
+  enum class BodyKind { none, json, binary };
+  BodyKind takes_body = BodyKind::none;
   std::function<Answer(Call&)> handler;
 };
-inline constexpr bool kBody = true;
-inline constexpr bool kNoBody = false;
+inline constexpr Route::BodyKind kBody = Route::BodyKind::json;
+inline constexpr Route::BodyKind kNoBody = Route::BodyKind::none;
+inline constexpr Route::BodyKind kBinaryBody = Route::BodyKind::binary;
 
 std::vector<Route> thing_routes();
 std::vector<Route> group_routes();
@@ -79,6 +87,8 @@ std::vector<Route> template_routes();
 std::vector<Route> audit_routes();
 std::vector<Route> provisioning_routes();
 std::vector<Route> job_routes();
+std::vector<Route> firmware_routes();
+std::vector<Route> code_signing_key_routes();
 
 // Reads the fields of a JSON object request body, checking each one's type. The first problem is
 // remembered (naming the field) and later reads return nothing; handlers check error() once,

@@ -38,6 +38,7 @@ namespace ironroot::fleet {
 class ProvisioningService;
 class JobStore;
 struct JobNotifications;
+class FirmwareStore;
 
 // The largest request body the API reads; larger ones get 413 and are discarded unread.
 inline constexpr std::size_t kMaxRequestBodyBytes = 1024 * 1024;
@@ -77,6 +78,11 @@ struct RestApiOptions {
   // thread, after the answer was prepared: the service publishes .../jobs/notify-next and
   // .../jobs/notify. Never called with empty notifications.
   std::function<void(const JobNotifications&)> on_job_notifications;
+  // The firmware repository (/v1/firmware..., /v1/code-signing-keys...;
+  // docs/firmware-repository.md): a FirmwareStore connection of the API's own on the registry's
+  // database file, serialized by the API's mutex like `jobs`. POST /v1/firmware takes the image
+  // as a binary body of up to its max_image_size() bytes. REQUIRES: outlives the API.
+  FirmwareStore* firmware = nullptr;
 };
 
 class RestApi {
@@ -91,8 +97,9 @@ class RestApi {
   RestApi& operator=(const RestApi&) = delete;
 
   // Registers the routes under /v1 on `server` (and JSON 404 answers for any other /v1 path), and
-  // sets the server's payload limit to kMaxRequestBodyBytes (raise it afterwards if other routes
-  // need more: the API's own routes still refuse larger bodies). REQUIRES: this API and the
+  // sets the server's payload limit to kMaxRequestBodyBytes, or to the firmware store's
+  // max_image_size() when that is larger (raise it afterwards if other routes need more: the
+  // API's own routes still refuse larger bodies). REQUIRES: this API and the
   // registry outlive the server's last request (stop the server first).
   void mount(httplib::Server& server);
 
