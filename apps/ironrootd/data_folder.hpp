@@ -20,6 +20,7 @@ inline constexpr const char* kLockFile = "ironrootd.lock";
 inline constexpr const char* kRegistryFile = "fleet.db";
 inline constexpr const char* kCaDir = "ca";
 inline constexpr const char* kBrokerDir = "broker";
+inline constexpr const char* kFirmwareDir = "firmware";  // the firmware repository's images
 inline constexpr const char* kOperatorTokenFile = "operator.token";
 
 class DataFolder {

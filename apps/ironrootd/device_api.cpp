@@ -61,7 +61,7 @@ std::vector<std::string> DeviceApi::subscriptions() const {
 
 void DeviceApi::reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload) {
   const std::string relay = std::string(kToPrefix) + to.client_id + "/" + topic;
-  if (auto sent = fleet_.publish(relay, payload, 1); !sent) {
+  if (auto sent = fleet_.publish_or_wait(relay, payload, kPublishWait, 1); !sent) {
     spdlog::error("cannot reply to {} on {}: {}", to.client_id, topic, sent.error().message);
   }
 }
@@ -109,7 +109,7 @@ void DeviceApi::register_just_in_time(const mqtt::Message& notice) {
     return;
   }
   const std::string payload = done.event.encode().dump();
-  if (auto sent = fleet_.publish(*topic, as_bytes(payload), 1); !sent) {
+  if (auto sent = fleet_.publish_or_wait(*topic, as_bytes(payload), kPublishWait, 1); !sent) {
     spdlog::error("cannot publish {}: {}", *topic, sent.error().message);
   }
 }

@@ -15,6 +15,7 @@
 #include "ironroot/ca/ca_folder.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/digest.hpp"
+#include "ironroot/fleet/firmware.hpp"
 #include "ironroot/fleet/provisioning.hpp"
 #include "ironroot/fleet/registry.hpp"
 #include "ironroot/fleet/rest_api.hpp"
@@ -154,6 +155,7 @@ struct FleetService::State {
   std::optional<crypto::CertificateAuthority> rest_device_ca;
   std::unique_ptr<fleet::ProvisioningService> rest_provisioning;
   std::optional<fleet::JobStore> rest_jobs;
+  std::optional<fleet::FirmwareStore> firmware;
   std::unique_ptr<fleet::RestApi> api;
   std::unique_ptr<httplib::Server> http;
   std::thread http_thread;
@@ -280,6 +282,12 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
   if (!rest_jobs) return fail("the jobs store: " + rest_jobs.error().message);
   s.rest_jobs.emplace(std::move(*rest_jobs));
   api_options.jobs = &*s.rest_jobs;
+  // The firmware repository: its records in the registry, its images in a folder of their own.
+  auto firmware =
+      fleet::FirmwareStore::open(s.data->path(kRegistryFile), s.data->path(kFirmwareDir));
+  if (!firmware) return fail("the firmware repository: " + firmware.error().message);
+  s.firmware.emplace(std::move(*firmware));
+  api_options.firmware = &*s.firmware;
   if (s.job_notifier) {
     api_options.on_job_notifications = [&s](const fleet::JobNotifications& notifications) {
       s.job_notifier->publish(notifications);

@@ -48,7 +48,9 @@ void JobNotifier::publish(const fleet::JobNotifications& notifications) {
     protocol::NextJobExecutionChangedEvent event{*execution, now_seconds()};
     auto topic = protocol::jobs_notify_next_topic(prefix_, thing);
     if (!topic) continue;  // a thing name the topic cannot carry
-    if (auto sent = fleet_.publish(*topic, protocol::encode_jobs_message(event), 1); !sent) {
+    if (auto sent =
+            fleet_.publish_or_wait(*topic, protocol::encode_jobs_message(event), kPublishWait, 1);
+        !sent) {
       spdlog::error("cannot publish {}: {}", *topic, sent.error().message);
     }
   }
@@ -68,7 +70,9 @@ void JobNotifier::publish(const fleet::JobNotifications& notifications) {
     }
     auto topic = protocol::jobs_notify_topic(prefix_, thing);
     if (!topic) continue;
-    if (auto sent = fleet_.publish(*topic, protocol::encode_jobs_message(event), 1); !sent) {
+    if (auto sent =
+            fleet_.publish_or_wait(*topic, protocol::encode_jobs_message(event), kPublishWait, 1);
+        !sent) {
       spdlog::error("cannot publish {}: {}", *topic, sent.error().message);
     }
   }
@@ -101,7 +105,7 @@ bool JobsApi::speaks_for(const DeviceRequest& request, const std::string& thing)
 
 void JobsApi::reply(const DeviceRequest& to, const std::string& topic, const Bytes& payload) {
   const std::string relay = std::string(kToPrefix) + to.client_id + "/" + topic;
-  if (auto sent = fleet_.publish(relay, payload, 1); !sent) {
+  if (auto sent = fleet_.publish_or_wait(relay, payload, kPublishWait, 1); !sent) {
     spdlog::error("cannot reply to {} on {}: {}", to.client_id, topic, sent.error().message);
   }
 }

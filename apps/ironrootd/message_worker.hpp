@@ -3,6 +3,7 @@
 // transaction).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -14,6 +15,12 @@
 #include "ironroot/mqtt/client.hpp"
 
 namespace ironroot::service {
+
+// How long the service's replies and notifications wait for room in the fleet connection's
+// outgoing queue (mqtt::Client::publish_or_wait) before one is given up with a log line: the
+// producers (workers, the rollout engine, the REST API) slow down to the broker's pace rather
+// than drop what thousands of devices are owed.
+inline constexpr std::chrono::seconds kPublishWait{30};
 
 class MessageWorker {
  public:

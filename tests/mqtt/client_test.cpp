@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
+#include <thread>
 
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
@@ -205,7 +207,19 @@ TEST_F(ClientTest, QueueOverflowIsReportedNeverSilent) {
   EXPECT_FALSE(stats.connected);
   EXPECT_TRUE(contains(stats.last_error, "Connection refused"));
   EXPECT_LE(stats.last_backoff, 50ms);
+  // Waiting for room gives up after its timeout, with the same refusal, counted too.
+  auto waited = (*c)->publish_or_wait("$aws/things/thing-1/data", as_bytes("m"), 50ms, 1);
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code, PublishError::Code::queue_full);
+  EXPECT_EQ((*c)->stats().overflows, 2u);
+  // A producer waiting for room is woken by stop().
+  std::optional<Result<std::size_t, PublishError>> stopped;
+  std::thread producer(
+      [&] { stopped = (*c)->publish_or_wait("$aws/things/thing-1/data", as_bytes("m"), 60s, 1); });
   (*c)->stop();
+  producer.join();
+  ASSERT_TRUE(stopped && !*stopped);
+  EXPECT_EQ(stopped->error().code, PublishError::Code::stopped);
   EXPECT_EQ((*c)->publish("a", as_bytes("x")).error().code, PublishError::Code::stopped);
   EXPECT_EQ((*c)->stats().queued, 3u);  // still counted: never dropped silently
 }

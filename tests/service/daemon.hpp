@@ -2,7 +2,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -10,10 +9,13 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/broker_process.hpp"
@@ -41,7 +43,8 @@ struct ServicePorts {
   }
 };
 
-// ironrootd running as a child, its stderr (the log) read through a pipe.
+// ironrootd running as a child. Its stderr (the log) is read through a pipe by a thread of the
+// test all along, so that a chatty service never blocks on a full pipe while the test looks away.
 class Daemon {
  public:
   explicit Daemon(std::vector<std::string> args) {
@@ -63,50 +66,64 @@ class Daemon {
     }
     posix_spawn_file_actions_destroy(&actions);
     ::close(err[1]);
-    err_ = err[0];
+    reader_ = std::thread([this, fd = err[0]] { read_log(fd); });
   }
   // A clean stop (SIGTERM), so that the Mosquitto the service runs stops with it: a SIGKILL
   // would leave it running, as it does after kill -9 in production.
   ~Daemon() {
     if (pid_ > 0) kill(SIGTERM);
-    ::close(err_);
   }
-  // Reads the log until a line contains `part` (true), or the log ends or `timeout` passes
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Waits until a line of the log contains `part` (true), or the log ends or `timeout` passes
   // (false), so that a test fails, rather than hangs, when the service never says it.
   bool wait_for_log(const std::string& part,
                     std::chrono::milliseconds timeout = std::chrono::minutes(3)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (contains(log_, part)) return true;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd readable{err_, POLLIN, 0};
-      const int ready = ::poll(&readable, 1, static_cast<int>(left.count()));
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) return false;
-      char buf[4096];
-      ssize_t n = ::read(err_, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      log_.append(buf, static_cast<std::size_t>(n));
-    }
+    std::unique_lock lock(mutex_);
+    return grew_.wait_for(lock, timeout, [&] { return contains(log_, part) || ended_; }) &&
+           contains(log_, part);
   }
-  // Sends `signal`, reads the rest of the log and returns the exit status (128 + signal).
+  // Sends `signal`, waits for the process to end and its log to close, and returns the exit
+  // status (128 + the signal when it was killed).
   int kill(int signal) {
     ::kill(pid_, signal);
-    wait_for_log("\x01never", std::chrono::hours(1));  // drains the log until the process ends
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    if (reader_.joinable()) reader_.join();  // the log ends when the process (and its heirs) do
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  const std::string& log() const { return log_; }
+  // Everything logged so far.
+  std::string log() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
 
  private:
+  void read_log(int fd) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      std::lock_guard lock(mutex_);
+      if (n <= 0) {
+        ended_ = true;
+        grew_.notify_all();
+        break;
+      }
+      log_.append(buf, static_cast<std::size_t>(n));
+      grew_.notify_all();
+    }
+    ::close(fd);
+  }
+
   pid_t pid_ = -1;
-  int err_ = -1;
+  mutable std::mutex mutex_;
+  std::condition_variable grew_;
   std::string log_;
+  bool ended_ = false;
+  std::thread reader_;
 };
 
 }  // namespace ironroot::testing

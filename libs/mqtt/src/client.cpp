@@ -467,6 +467,12 @@ void Client::stop() {
 
 Result<std::size_t, PublishError> Client::publish(std::string_view topic, ByteView payload, int qos,
                                                   bool retain) {
+  return publish_or_wait(topic, payload, std::chrono::milliseconds(0), qos, retain);
+}
+
+Result<std::size_t, PublishError> Client::publish_or_wait(std::string_view topic, ByteView payload,
+                                                          std::chrono::milliseconds timeout,
+                                                          int qos, bool retain) {
   using Code = PublishError::Code;
   State& s = *state_;
   if (auto ok = check_topic(topic, false); !ok) {
@@ -481,7 +487,12 @@ Result<std::size_t, PublishError> Client::publish(std::string_view topic, ByteVi
                                         " bytes is over the client's bound of " +
                                         std::to_string(s.options.max_payload) + " bytes"});
   }
-  std::lock_guard lock(s.mutex);
+  std::unique_lock lock(s.mutex);
+  if (timeout.count() > 0) {
+    s.changed.wait_for(lock, timeout, [&] {
+      return s.stopping || !s.session_up || s.queued() < s.options.max_queued;
+    });
+  }
   if (s.stopping) {
     return tl::unexpected(PublishError{Code::stopped, "the client is stopped"});
   }

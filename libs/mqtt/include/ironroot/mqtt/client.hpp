@@ -116,6 +116,14 @@ class Client {
   // stats().lost.
   Result<std::size_t, PublishError> publish(std::string_view topic, ByteView payload, int qos = 1,
                                             bool retain = false);
+  // As publish(), but when max_queued messages are waiting on a live connection it waits, up to
+  // `timeout`, for the broker to acknowledge enough of them, instead of refusing at once:
+  // backpressure for a producer that can be slowed down (a service notifying thousands of
+  // devices). Without a connection the queue cannot drain, so it refuses at once, as publish()
+  // does. Must not be called on the network thread (from on_message), which it would wait for.
+  Result<std::size_t, PublishError> publish_or_wait(std::string_view topic, ByteView payload,
+                                                    std::chrono::milliseconds timeout, int qos = 1,
+                                                    bool retain = false);
 
   // Subscribes to `filter` (wildcards allowed) with QoS 0 or 1, now when connected, and again on
   // every connection where the broker lost the session. Messages go to options.on_message.
