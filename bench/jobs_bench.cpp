@@ -20,12 +20,12 @@
 #include <fstream>
 #include <mutex>
 
+#include "bulk_devices.hpp"
 #include "claim_fleet.hpp"
 #include "daemon.hpp"
 #include "ironroot/core/file.hpp"
 #include "operator_client.hpp"
 #include "support/jobs_swarm.hpp"
-#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -51,37 +51,6 @@ double per_minute(std::size_t count, Clock::time_point from, Clock::time_point t
 
 std::string device_name(int group, int index) {
   return "jobs-" + std::to_string(group) + "-" + std::to_string(index);
-}
-
-// The devices, with identities made by `ironroot provision bulk`.
-std::vector<SwarmDevice> provision(const std::filesystem::path& work, const ServicePorts& ports,
-                                   const std::filesystem::path& data, int groups, int per_group) {
-  const auto csv = work / "devices.csv";
-  {
-    std::ofstream out(csv);
-    out << "ThingName,SerialNumber\n";
-    for (int g = 0; g < groups; ++g) {
-      for (int i = 0; i < per_group; ++i) out << device_name(g, i) << ",S" << g << "-" << i << "\n";
-    }
-  }
-  const auto bundles = work / "bundles";
-  auto bulk = run_process({IRONROOT_CLI, "provision", "bulk", "--template", "AcmeFleet", "--out",
-                           bundles.string(), csv.string()},
-                          {"IRONROOT_SERVER=http://127.0.0.1:" + std::to_string(ports.api),
-                           "IRONROOT_DATA_DIR=" + data.string()});
-  require(bulk.exit_code == 0, "ironroot provision bulk: " + bulk.err + bulk.out);
-  std::vector<SwarmDevice> devices;
-  for (int g = 0; g < groups; ++g) {
-    for (int i = 0; i < per_group; ++i) {
-      const std::string thing = device_name(g, i);
-      auto pem = read_file(bundles / thing / "certificate.pem", 65536);
-      require(pem.has_value(), thing + ": no certificate");
-      auto certificate = crypto::Certificate::from_pem(*pem);
-      require(certificate.has_value(), thing + ": bad certificate");
-      devices.push_back({thing, {*certificate, bundles / thing / "private-key.pem"}});
-    }
-  }
-  return devices;
 }
 
 // The yardstick: each device sends two messages to its own topic through the broker, the second
@@ -146,7 +115,13 @@ int main(int argc, char** argv) {
   OperatorClient api(ports.api, data);
   auto fleet = set_up_claim_fleet(api, data, temp.path());
   require(fleet.has_value(), fleet ? "" : fleet.error().message);
-  std::vector<SwarmDevice> devices = provision(temp.path(), ports, data, jobs, per_job);
+  std::vector<std::string> things;
+  for (int g = 0; g < jobs; ++g) {
+    for (int i = 0; i < per_job; ++i) things.push_back(device_name(g, i));
+  }
+  auto provisioned = provision_bulk_devices(things, ports.api, data, temp.path());
+  require(provisioned.has_value(), provisioned ? "" : provisioned.error().message);
+  std::vector<SwarmDevice> devices = std::move(*provisioned);
 
   SwarmOptions swarm_options;
   swarm_options.broker.port = ports.broker;
@@ -187,7 +162,7 @@ int main(int argc, char** argv) {
     for (const JobRun& run : (*swarm)->runs(id)) {
       if (run.reached) last_reached = std::max(last_reached, *run.reached);
       if (run.succeeded) last_succeeded = std::max(last_succeeded, *run.succeeded);
-      require(run.successes <= 1 && run.redelivered == 0, "an execution finished twice");
+      require(run.accepted <= 1 && run.redelivered == 0, "an execution finished twice");
     }
   }
   for (const std::string& id : job_ids) {

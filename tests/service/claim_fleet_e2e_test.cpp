@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "claim_fleet.hpp"
+#include "claim_fleet_fixture.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/x509.hpp"
 #include "service_fixture.hpp"
@@ -27,18 +27,8 @@ using namespace std::chrono_literals;
 
 constexpr int kConcurrentDevices = 50;
 
-class ClaimFleetE2E : public ServiceTest {
+class ClaimFleetE2E : public ClaimFleetTest {
  protected:
-  void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
-    broker_.port = ports_.broker;
-    broker_.trusted = {broker_root()};
-    auto fleet = set_up_claim_fleet(OperatorClient(ports_.api, data_), data_, temp_.path());
-    ASSERT_TRUE(fleet) << fleet.error().message;
-    claim_ = fleet->claim;
-    claim_id_ = fleet->claim_id;
-  }
-
   void add_template(const std::string& name, const std::string& hook = "") {
     json body = {{"templateName", name}, {"templateBody", kFleetTemplate}};
     if (!hook.empty()) body["preProvisioningHook"] = hook;
@@ -52,10 +42,6 @@ class ClaimFleetE2E : public ServiceTest {
     ASSERT_TRUE(client.publish(topic, as_bytes("{}"), 1));
     ASSERT_TRUE(client.wait_until([](const mqtt::ClientStats& s) { return s.queued == 0; }, 20s));
   }
-
-  BrokerAccess broker_;
-  std::optional<FileIdentity> claim_;
-  std::string claim_id_;
 };
 
 TEST_F(ClaimFleetE2E, FiftyDevicesProvisionConcurrentlyAndConnectAsThemselves) {

@@ -15,21 +15,15 @@
 #include <string>
 #include <utility>
 
-#include "claim_fleet.hpp"
-#include "service_fixture.hpp"
+#include "claim_fleet_fixture.hpp"
 #include "support/claim_device.hpp"
 
 namespace ironroot::testing {
 
-class JobsFleetTest : public ServiceTest {
+class JobsFleetTest : public ClaimFleetTest {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(ServiceTest::SetUp());
-    broker_.port = ports_.broker;
-    broker_.trusted = {broker_root()};
-    auto fleet = set_up_claim_fleet(OperatorClient(ports_.api, data_), data_, temp_.path());
-    ASSERT_TRUE(fleet) << fleet.error().message;
-    claim_ = fleet->claim;
+    ASSERT_NO_FATAL_FAILURE(ClaimFleetTest::SetUp());
     call("POST", "/v1/groups", {{"groupName", "lamps"}}, 201);
   }
 
@@ -46,9 +40,6 @@ class JobsFleetTest : public ServiceTest {
   }
 
   nlohmann::json job(const std::string& id) { return call("GET", "/v1/jobs/" + id); }
-
-  BrokerAccess broker_;
-  std::optional<FileIdentity> claim_;
 };
 
 // A device connected as its thing that subscribes to $aws/things/<thing>/jobs/notify-next, notes

@@ -33,18 +33,6 @@ class ProvisionBulkCrash : public ServiceTest {
                         "IRONROOT_DATA_DIR=" + data_.string()});
   }
 
-  // Every item of a paged list route.
-  std::vector<json> list_all(const std::string& route) {
-    std::vector<json> items;
-    std::string next;
-    do {
-      json page = call("GET", route + "?limit=250" + (next.empty() ? "" : "&next=" + next));
-      for (auto& item : page["items"]) items.push_back(item);
-      next = page.value("next", "");
-    } while (!next.empty());
-    return items;
-  }
-
   fs::path csv_ = temp_.path() / "devices.csv";
   fs::path bundles_ = temp_.path() / "bundles";
 };

@@ -7,7 +7,9 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon.hpp"
 #include "ironroot/core/file.hpp"
@@ -33,6 +35,19 @@ class ServiceTest : public ::testing::Test {
         << method << " " << path << ": " << response.body.dump() << "\n"
         << (response.status == 0 ? daemon_->log() : "");
     return response.body;
+  }
+
+  // Every item of a paged list route (`{"items": [...], "next": token}`).
+  std::vector<nlohmann::json> list_all(const std::string& route) {
+    std::vector<nlohmann::json> items;
+    std::string next;
+    do {
+      nlohmann::json page =
+          call("GET", route + "?limit=250" + (next.empty() ? "" : "&next=" + next));
+      for (auto& item : page["items"]) items.push_back(item);
+      next = page.value("next", "");
+    } while (!next.empty());
+    return items;
   }
 
   // The CA the broker's certificate chains to (the devices' "Root Cert").

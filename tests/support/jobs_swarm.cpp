@@ -1,5 +1,6 @@
 #include "support/jobs_swarm.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace ironroot::testing {
@@ -22,8 +23,11 @@ Bytes payload_of(const json& message) {
 }  // namespace
 
 struct JobsSwarm::Device {
-  std::string jobs_topic;                  // "$aws/things/<thing>/jobs/"
-  std::optional<Clock::time_point> asked;  // a request still waiting for its reply
+  std::string jobs_topic;  // "$aws/things/<thing>/jobs/"
+  // The request still waiting for its reply, and when it was sent.
+  std::optional<Clock::time_point> asked;
+  std::string request_topic;
+  Bytes request;
 };
 
 Result<std::unique_ptr<JobsSwarm>> JobsSwarm::start(std::vector<SwarmDevice> devices,
@@ -60,9 +64,9 @@ std::size_t JobsSwarm::succeeded(const std::string& job_id) const {
   std::lock_guard lock(mutex_);
   auto found = runs_.find(job_id);
   if (found == runs_.end()) return 0;
-  std::size_t count = 0;
-  for (const JobRun& run : found->second) count += run.successes > 0 ? 1 : 0;
-  return count;
+  return static_cast<std::size_t>(
+      std::count_if(found->second.begin(), found->second.end(),
+                    [](const JobRun& run) { return run.succeeded.has_value(); }));
 }
 
 bool JobsSwarm::wait_succeeded(const std::string& job_id, std::size_t count,
@@ -71,9 +75,9 @@ bool JobsSwarm::wait_succeeded(const std::string& job_id, std::size_t count,
   return changed_.wait_for(lock, timeout, [&] {
     auto found = runs_.find(job_id);
     if (found == runs_.end()) return count == 0;
-    std::size_t done = 0;
-    for (const JobRun& run : found->second) done += run.successes > 0 ? 1 : 0;
-    return done >= count;
+    const auto done = std::count_if(found->second.begin(), found->second.end(),
+                                    [](const JobRun& run) { return run.succeeded.has_value(); });
+    return static_cast<std::size_t>(done) >= count;
   });
 }
 
@@ -89,22 +93,43 @@ std::uint64_t JobsSwarm::rejections() const {
 }
 
 void JobsSwarm::on_connected(DeviceSwarm& swarm, std::size_t device) {
-  ask_next(swarm, device);
+  Device& d = devices_[device];
+  if (d.asked) {
+    send(swarm, device, d.request_topic, d.request);  // its reply went with the connection
+  } else {
+    ask_next(swarm, device);
+  }
+}
+
+void JobsSwarm::send(DeviceSwarm& swarm, std::size_t device, std::string topic, Bytes payload) {
+  Device& d = devices_[device];
+  d.asked = Clock::now();
+  d.request_topic = topic;
+  d.request = payload;
+  // Refused only for a full queue; the request is sent again when it goes unanswered.
+  (void)swarm.publish(device, std::move(topic), std::move(payload));
 }
 
 void JobsSwarm::ask_next(DeviceSwarm& swarm, std::size_t device) {
-  Device& d = devices_[device];
-  d.asked = Clock::now();
-  // Refused only for a full queue; the next tick asks again.
-  (void)swarm.publish(device, d.jobs_topic + "$next/get", payload_of({{"clientToken", "next"}}));
+  send(swarm, device, devices_[device].jobs_topic + "$next/get",
+       payload_of({{"clientToken", "next"}}));
 }
 
 void JobsSwarm::on_tick(DeviceSwarm& swarm, Clock::time_point now) {
   for (std::size_t i = 0; i < devices_.size(); ++i) {
-    if (devices_[i].asked && now - *devices_[i].asked >= options_.request_timeout) {
-      ask_next(swarm, i);
+    Device& d = devices_[i];
+    if (d.asked && now - *d.asked >= options_.request_timeout) {
+      send(swarm, i, d.request_topic, d.request);
     }
   }
+}
+
+void JobsSwarm::confirm(const std::string& job_id, std::size_t device, bool accepted) {
+  std::lock_guard lock(mutex_);
+  JobRun& run = runs_.try_emplace(job_id, devices_.size()).first->second[device];
+  if (accepted) ++run.accepted;
+  if (!run.succeeded) run.succeeded = Clock::now();
+  changed_.notify_all();
 }
 
 void JobsSwarm::on_message(DeviceSwarm& swarm, std::size_t device, const std::string& topic,
@@ -112,7 +137,9 @@ void JobsSwarm::on_message(DeviceSwarm& swarm, std::size_t device, const std::st
   Device& d = devices_[device];
   if (!topic.starts_with(d.jobs_topic)) return;
   const std::string api = topic.substr(d.jobs_topic.size());
-  if (api.ends_with("/accepted") || api.ends_with("/rejected")) d.asked.reset();
+  const bool accepted = api.ends_with("/accepted");
+  const bool rejected = api.ends_with("/rejected");
+  if (accepted || rejected) d.asked.reset();
   const json body = json::parse(as_chars(payload), nullptr, false);
   if (!body.is_object()) return;
 
@@ -121,26 +148,27 @@ void JobsSwarm::on_message(DeviceSwarm& swarm, std::size_t device, const std::st
     if (!execution.is_object()) return;
     take(swarm, device, execution.value("jobId", ""), execution.value("status", ""),
          execution.value("versionNumber", std::int64_t{0}));
-  } else if (api.ends_with("/update/accepted")) {
-    const std::string job_id = api.substr(0, api.size() - std::string("/update/accepted").size());
-    const std::string token = body.value("clientToken", "");
-    if (token == kStarted) {
-      const std::int64_t version =
-          body.value("/executionState/versionNumber"_json_pointer, std::int64_t{0});
-      take(swarm, device, job_id, "IN_PROGRESS", version);
-    } else if (token == kSucceeded) {
-      std::lock_guard lock(mutex_);
-      auto& runs = runs_.try_emplace(job_id, devices_.size()).first->second;
-      JobRun& run = runs[device];
-      if (++run.successes == 1) run.succeeded = Clock::now();
-      changed_.notify_all();
-    }
-  } else if (api.ends_with("/update/rejected")) {
-    {
-      std::lock_guard lock(mutex_);
-      ++rejections_;
-    }
-    ask_next(swarm, device);  // find out where the execution stands
+    return;
+  }
+  const std::string suffix = accepted ? "/update/accepted" : "/update/rejected";
+  if (!api.ends_with(suffix)) return;  // $next/get rejected: asked again when it times out
+  const std::string job_id = api.substr(0, api.size() - suffix.size());
+  const json state = body.value("executionState", json());
+  if (rejected) {
+    std::lock_guard lock(mutex_);
+    ++rejections_;
+  }
+  if (accepted && body.value("clientToken", "") == kSucceeded) {
+    confirm(job_id, device, true);
+  } else if (state.is_object() && state.value("status", "") == "SUCCEEDED") {
+    confirm(job_id, device, false);  // an earlier SUCCEEDED landed; its reply was lost
+  } else if (state.is_object()) {
+    // The accepted IN_PROGRESS (asked with includeJobExecutionState), or a rejection that says
+    // where the execution stands: carry on from there.
+    take(swarm, device, job_id, state.value("status", ""),
+         state.value("versionNumber", std::int64_t{0}));
+  } else {
+    ask_next(swarm, device);
   }
 }
 
@@ -148,10 +176,9 @@ void JobsSwarm::take(DeviceSwarm& swarm, std::size_t device, const std::string& 
                      const std::string& status, std::int64_t version) {
   {
     std::lock_guard lock(mutex_);
-    auto& runs = runs_.try_emplace(job_id, devices_.size()).first->second;
-    JobRun& run = runs[device];
+    JobRun& run = runs_.try_emplace(job_id, devices_.size()).first->second[device];
     if (!run.reached) run.reached = Clock::now();
-    if (run.successes > 0) {
+    if (run.succeeded && (status == "QUEUED" || status == "IN_PROGRESS")) {
       ++run.redelivered;  // a finished execution must never come back
       changed_.notify_all();
       return;
@@ -168,9 +195,7 @@ void JobsSwarm::take(DeviceSwarm& swarm, std::size_t device, const std::string& 
   } else {
     return;
   }
-  Device& d = devices_[device];
-  d.asked = Clock::now();
-  (void)swarm.publish(device, d.jobs_topic + job_id + "/update", payload_of(update));
+  send(swarm, device, devices_[device].jobs_topic + job_id + "/update", payload_of(update));
 }
 
 }  // namespace ironroot::testing

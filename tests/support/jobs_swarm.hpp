@@ -1,14 +1,17 @@
 // Simulated devices that run every job they are given, on a DeviceSwarm (device_swarm.hpp): what
 // the jobs crash test and the jobs benchmark drive by the thousand. Each device behaves on the wire
 // as devices built on AWS's Jobs library do: it subscribes to its notify-next topic, asks
-// $next/get at every connection without subscribing to the replies (AWS IoT, and ironroot's
-// broker plugin, deliver them to the requester anyway), moves a QUEUED execution to IN_PROGRESS,
-// then to SUCCEEDED, each with expectedVersion, resumes an IN_PROGRESS one it is given, and asks
-// $next/get again when a request goes unanswered for a while or is rejected.
+// $next/get without subscribing to the replies (AWS IoT, and ironroot's broker plugin, deliver them
+// to the requester anyway), moves a QUEUED execution to IN_PROGRESS, then to SUCCEEDED, each with
+// expectedVersion, and resumes an IN_PROGRESS one it is given. A request that goes unanswered for a
+// while, or whose connection ended, is sent again as it was; a rejected update that carries the
+// execution's state is taken from there (an IN_PROGRESS one is finished, a SUCCEEDED one means the
+// device's earlier update landed), any other rejection makes it ask $next/get.
 //
 // It records, per device and job, when the job first reached it, how many of its SUCCEEDED updates
-// were accepted, and whether the job came back after that: what "every execution finishes exactly
-// once" is checked against.
+// were accepted, when the service confirmed the SUCCEEDED (accepted, or rejected as already
+// SUCCEEDED after a lost reply), and whether the job came back after that: what "every execution
+// finishes exactly once" is checked against.
 #pragma once
 
 #include <chrono>
@@ -31,9 +34,9 @@ namespace ironroot::testing {
 struct JobRun {
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> reached;    // the job's execution first reached the device
-  std::optional<Clock::time_point> succeeded;  // its first SUCCEEDED update was accepted
-  int successes = 0;                           // SUCCEEDED updates accepted (must end as 1)
-  int redelivered = 0;                         // times the job came back after it succeeded
+  std::optional<Clock::time_point> succeeded;  // the service first confirmed its SUCCEEDED
+  int accepted = 0;     // SUCCEEDED updates accepted (at most 1: a second would be a duplicate)
+  int redelivered = 0;  // times the job came back after it succeeded
 };
 
 struct JobsSwarmOptions {
@@ -52,16 +55,16 @@ class JobsSwarm {
 
   DeviceSwarm& swarm() { return *swarm_; }
 
-  // Devices whose SUCCEEDED update of `job_id` was accepted.
+  // Devices whose SUCCEEDED of `job_id` the service confirmed.
   std::size_t succeeded(const std::string& job_id) const;
-  // Waits until at least `count` devices have succeeded at `job_id`.
+  // Waits until the service confirmed at least `count` devices' SUCCEEDED of `job_id`.
   bool wait_succeeded(const std::string& job_id, std::size_t count,
                       std::chrono::milliseconds timeout) const;
   // Every device's run of `job_id`, by device index (a device the job never reached has an
   // empty run).
   std::vector<JobRun> runs(const std::string& job_id) const;
-  // Updates the service rejected (VersionMismatch, InvalidStateTransition, ...): each made the
-  // device ask $next/get again.
+  // Updates the service rejected (VersionMismatch, InvalidStateTransition, ...), after which the
+  // device carried on from the execution state the rejection gave, or asked $next/get.
   std::uint64_t rejections() const;
 
  private:
@@ -73,8 +76,10 @@ class JobsSwarm {
                   ByteView payload);
   void on_tick(DeviceSwarm& swarm, std::chrono::steady_clock::time_point now);
   void ask_next(DeviceSwarm& swarm, std::size_t device);
+  void send(DeviceSwarm& swarm, std::size_t device, std::string topic, Bytes payload);
   void take(DeviceSwarm& swarm, std::size_t device, const std::string& job_id,
             const std::string& status, std::int64_t version);
+  void confirm(const std::string& job_id, std::size_t device, bool accepted);
 
   JobsSwarmOptions options_;
   std::vector<Device> devices_;  // touched by the swarm's thread only
