@@ -49,9 +49,10 @@ void MqttFleetTest::SetUp() {
 }
 
 ProcessResult MqttFleetTest::cli(std::vector<std::string> args) {
-  args.insert(args.begin(), IRONROOT_CLI);
-  ProcessResult r = run_process(args);
-  EXPECT_EQ(r.exit_code, 0) << args[1] << " " << args[2] << ": " << r.err << r.out;
+  std::vector<std::string> argv{IRONROOT_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessResult r = run_process(argv);
+  EXPECT_EQ(r.exit_code, 0) << argv[1] << " " << argv[2] << ": " << r.err << r.out;
   return r;
 }
 
