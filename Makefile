@@ -14,7 +14,8 @@ release: deps
 	cmake --preset release
 	cmake --build --preset release
 
-# Every test, on the debug build (AddressSanitizer + UndefinedBehaviorSanitizer).
+# Every test, on the debug build (AddressSanitizer + UndefinedBehaviorSanitizer). The preset runs
+# three at a time on two cores: many tests wait on real processes, two of them for a whole minute.
 test: debug
 	ctest --preset debug
 
