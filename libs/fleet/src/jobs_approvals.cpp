@@ -93,9 +93,7 @@ RegistryResult<RolloutApproval> JobStore::approve_rollout_group(std::string_view
 RegistryResult<std::vector<RolloutApproval>> JobStore::rollout_approvals(std::string_view job_id) {
   auto txn = db_.begin_read();
   if (!txn) return internal(txn.error());
-  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
-  if (!job) return tl::unexpected(job.error());
-  if (!*job) return not_found("no " + quoted("job", job_id));
+  if (auto job = require_job(db_, job_id); !job) return tl::unexpected(job.error());
   auto stmt = db_.prepare(
       "SELECT group_name, approved_by, approved_at FROM job_rollout_approvals WHERE job_id = ?1 "
       "ORDER BY group_name");

@@ -13,9 +13,7 @@ RegistryResult<std::vector<std::string>> JobStore::undispatched(std::string_view
   if (auto ok = page_limit(Page{limit, ""}); !ok) return tl::unexpected(ok.error());
   auto txn = db_.begin_read();
   if (!txn) return internal(txn.error());
-  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
-  if (!job) return tl::unexpected(job.error());
-  if (!*job) return not_found("no " + quoted("job", job_id));
+  if (auto job = require_job(db_, job_id); !job) return tl::unexpected(job.error());
   auto stmt = db_.prepare(
       "SELECT thing_name FROM job_executions WHERE job_id = ?1 AND status = 'QUEUED' AND "
       "dispatched_at IS NULL ORDER BY thing_name LIMIT ?2");
@@ -77,18 +75,14 @@ RegistryResult<Notified<std::size_t>> JobStore::dispatch(std::string_view actor,
 RegistryResult<JobExecutionCounts> JobStore::counts(std::string_view job_id) {
   auto txn = db_.begin_read();
   if (!txn) return internal(txn.error());
-  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
-  if (!job) return tl::unexpected(job.error());
-  if (!*job) return not_found("no " + quoted("job", job_id));
+  if (auto job = require_job(db_, job_id); !job) return tl::unexpected(job.error());
   return load_counts(db_, job_id);
 }
 
 RegistryResult<std::vector<DispatchedThing>> JobStore::dispatched_things(std::string_view job_id) {
   auto txn = db_.begin_read();
   if (!txn) return internal(txn.error());
-  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
-  if (!job) return tl::unexpected(job.error());
-  if (!*job) return not_found("no " + quoted("job", job_id));
+  if (auto job = require_job(db_, job_id); !job) return tl::unexpected(job.error());
   // Per thing: the first dispatch over all its executions, and its latest execution's status.
   auto stmt = db_.prepare(
       "SELECT e.thing_name, t.first_dispatch, e.status FROM "

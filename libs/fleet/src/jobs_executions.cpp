@@ -220,6 +220,13 @@ RegistryResult<std::optional<Job>> load_job(Database& db, std::string_view job_i
   return std::optional<Job>(std::move(job));
 }
 
+RegistryResult<void> require_job(Database& db, std::string_view job_id) {
+  auto job = exists(db, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
+  if (!job) return tl::unexpected(job.error());
+  if (!*job) return not_found("no " + quoted("job", job_id));
+  return {};
+}
+
 RegistryResult<JobExecutionCounts> load_counts(Database& db, std::string_view job_id) {
   // Each thing by its latest execution.
   auto stmt = db.prepare(

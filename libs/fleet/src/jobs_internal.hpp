@@ -49,6 +49,8 @@ nlohmann::json status_details_json(const protocol::StatusDetails& details);
 // The job without its counts; nullopt when there is none.
 RegistryResult<std::optional<Job>> load_job(Database& db, std::string_view job_id);
 RegistryResult<JobExecutionCounts> load_counts(Database& db, std::string_view job_id);
+// Refused (not_found, "no job 'x'") unless the job exists.
+RegistryResult<void> require_job(Database& db, std::string_view job_id);
 RegistryResult<void> store_job_status(Database& db, const Job& job);
 
 // A thing's visible pending executions (IN_PROGRESS first, then dispatched QUEUED ones, each

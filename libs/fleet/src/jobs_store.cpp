@@ -393,9 +393,7 @@ RegistryResult<Listing<JobExecutionRecord>> JobStore::list_executions_of_job(
     std::string_view job_id, const Page& page) {
   auto txn = db_.begin_read();
   if (!txn) return internal(txn.error());
-  auto job = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", job_id);
-  if (!job) return tl::unexpected(job.error());
-  if (!*job) return not_found("no " + quoted("job", job_id));
+  if (auto job = require_job(db_, job_id); !job) return tl::unexpected(job.error());
   return list_executions(db_, "WHERE job_id = ?1", "thing_name", job_id, page, false);
 }
 
