@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -36,18 +37,34 @@ sockaddr_in loopback(std::uint16_t port) {
 
 }  // namespace
 
+// The kernel's ephemeral range: the local ports it gives outgoing connections.
+std::pair<std::uint16_t, std::uint16_t> ephemeral_ports() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 32768;
+  unsigned high = 60999;
+  in >> low >> high;
+  return {static_cast<std::uint16_t>(low), static_cast<std::uint16_t>(high)};
+}
+
+// A port below the ephemeral range, so that no outgoing connection (thousands of them, when a
+// test drives a swarm of devices in parallel) takes it between this check and the server's bind.
+// Random, so that tests running in parallel rarely try the same one.
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in address = loopback(0);
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  constexpr unsigned kLowest = 10000;
+  const unsigned highest = ephemeral_ports().first - 1u;
+  if (highest <= kLowest) throw std::runtime_error("the ephemeral port range leaves no ports");
+  static std::mt19937 random(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
+  std::uniform_int_distribution<unsigned> pick(kLowest, highest);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(random));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in address = loopback(port);
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
+    if (bound) return port;
   }
-  ::close(fd);
-  return ntohs(address.sin_port);
+  throw std::runtime_error("no free loopback port below the ephemeral range");
 }
 
 bool accepts_connections(std::uint16_t port) {

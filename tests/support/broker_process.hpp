@@ -11,7 +11,8 @@
 
 namespace ironroot::testing {
 
-// A loopback TCP port that was free a moment ago: bound to port 0, read back, released.
+// A loopback TCP port that was free a moment ago, chosen at random below the kernel's ephemeral
+// range so that no outgoing connection can take it before the server binds it.
 std::uint16_t free_port();
 
 // Whether something accepts TCP connections on 127.0.0.1:`port` right now.
