@@ -447,5 +447,18 @@ TEST_F(FirmwareStoreTest, StaleTemporaryFilesAreRemovedAtOpenAndNeverRead) {
   EXPECT_EQ(store_->list({}).value().items.size(), 0u);
 }
 
+TEST(FirmwareStreamId, NamesTheImageInFortyThreeCharactersAndReadsBack) {
+  const std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const std::string stream = firmware_stream_id(id);
+  EXPECT_EQ(stream, "fw-0123456789abcdef0123456789abcdef01234567");
+  EXPECT_EQ(stream.size(), 43u);
+  EXPECT_EQ(firmware_id_prefix_of_stream(stream), id.substr(0, 40));
+  for (const char* other : {"", "fw-", "fw-0123", "xx-0123456789abcdef0123456789abcdef01234567",
+                            "fw-0123456789ABCDEF0123456789abcdef01234567",
+                            "fw-0123456789abcdef0123456789abcdef012345678"}) {
+    EXPECT_EQ(firmware_id_prefix_of_stream(other), std::nullopt) << other;
+  }
+}
+
 }  // namespace
 }  // namespace ironroot::fleet

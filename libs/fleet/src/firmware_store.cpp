@@ -445,6 +445,21 @@ RegistryResult<void> FirmwareStore::remove(std::string_view actor, std::string_v
   });
 }
 
+std::string firmware_stream_id(std::string_view image_id) {
+  return std::string(kFirmwareStreamPrefix) +
+         std::string(image_id.substr(0, kFirmwareStreamIdDigits));
+}
+
+std::optional<std::string> firmware_id_prefix_of_stream(std::string_view stream_id) {
+  if (!stream_id.starts_with(kFirmwareStreamPrefix)) return std::nullopt;
+  const std::string_view digits = stream_id.substr(kFirmwareStreamPrefix.size());
+  if (digits.size() != kFirmwareStreamIdDigits) return std::nullopt;
+  for (char c : digits) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  return std::string(digits);
+}
+
 RegistryResult<FirmwareContent> FirmwareStore::open_content(std::string_view id) {
   auto image = describe(id);
   if (!image) return tl::unexpected(image.error());

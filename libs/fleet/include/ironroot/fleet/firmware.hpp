@@ -39,6 +39,17 @@ inline constexpr std::size_t kMaxCodeSigningKeyNameLength = 128;
 // The most FirmwareContent::read_range returns at once.
 inline constexpr std::size_t kMaxFirmwareReadLength = 1024 * 1024;
 
+// The MQTT file stream that serves an image (the OTA job document's streamname): "fw-" and the
+// first 40 hex digits (160 bits) of the image's id, 43 characters in all, short enough for the
+// stream-name and topic buffers of AWS's device libraries.
+inline constexpr std::string_view kFirmwareStreamPrefix = "fw-";
+inline constexpr std::size_t kFirmwareStreamIdDigits = 40;
+// REQUIRES: `image_id` is 64 lower-case hex digits (a FirmwareImage id).
+std::string firmware_stream_id(std::string_view image_id);
+// The id prefix (40 lower-case hex digits) that a firmware stream id names; nullopt for any
+// other string.
+std::optional<std::string> firmware_id_prefix_of_stream(std::string_view stream_id);
+
 // ACTIVE: images it signed are accepted. REVOKED (final): new uploads it signed are refused;
 // images already uploaded stay listed, flagged (FirmwareImage::signing_key_revoked).
 enum class CodeSigningKeyStatus { active, revoked };
