@@ -23,6 +23,8 @@ struct RunArgs {
   std::string dir;
   std::uint64_t power_cut_after = 0;  // 0: no power cut
   unsigned max_boots = 10;
+  // Seconds the firmware waits for a job (an OTA update) before it powers off; 0: it takes none.
+  unsigned take_jobs = 0;
 };
 
 // How one pass through the boot chain ended.
@@ -169,6 +171,10 @@ class PowerSwitch {
     launch.environment = {
         std::string(device::kDeviceDirEnv) + "=" + pass.dir.string(),
         std::string(device::kBootRecordEnv) + "=" + (pass.dir / device::kBootRecordFile).string()};
+    if (args_.take_jobs > 0) {
+      launch.environment.push_back(std::string(device::kTakeJobsEnv) + "=" +
+                                   std::to_string(args_.take_jobs));
+    }
     launch.stdout_to_stderr = out_.json;
     auto ended = device::run_from_memory(payload, launch);
     if (!ended) {
@@ -255,6 +261,12 @@ void add_run_command(CLI::App& app, const Output& out, int& exit_code) {
   add_power_cut_option(*cmd, a->power_cut_after, "this run's boots (the bootloader's work)");
   cmd->add_option("--max-boots", a->max_boots, "Stop after this many boots")
       ->check(CLI::Range(1u, 10000u))
+      ->capture_default_str();
+  cmd->add_option("--take-jobs", a->take_jobs,
+                  "After its self-test the firmware takes jobs from the fleet (OTA updates, "
+                  "resumed across reboots) until none has come for this many seconds, then powers "
+                  "off (sets IRONROOT_FIRMWARE_TAKE_JOBS); 0: it takes none")
+      ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
   cmd->callback([a, &out, &exit_code] { exit_code = PowerSwitch(*a, out).run(); });
 }

@@ -15,6 +15,11 @@
 // says why, carries on offline, and tries again at its next boot. Provisioning never fails the
 // self-test: an image is not to blame for a fleet that refuses the device.
 //
+// With IRONROOT_FIRMWARE_TAKE_JOBS=S (`ironroot-device run --take-jobs S`) the firmware then takes
+// jobs from the fleet until none has come for S seconds (updates.hpp): an OTA update downloads
+// into the update slot and reboots into it; on that test boot the OTA agent, not this file,
+// confirms the new image once it has told the fleet that it runs.
+//
 // Once the device has a certificate, the firmware connects with its identity and publishes a
 // hello (hello.hpp). On a test boot that is part of the self-test: an update that cannot reach the
 // fleet is not confirmed, and the bootloader reverts it. A confirmed image that cannot reach it
@@ -29,6 +34,7 @@
 
 #include "first_boot.hpp"
 #include "hello.hpp"
+#include "updates.hpp"
 #include "ironroot/boot/slot_state.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/device/contract.hpp"
@@ -43,6 +49,7 @@ constexpr int kExitFailure = 1;
 constexpr std::uintmax_t kMaxBootRecordSize = 1024 * 1024;
 constexpr std::chrono::seconds kDefaultConnectTimeout{30};
 constexpr unsigned long kMaxConnectTimeoutSeconds = 3600;
+constexpr unsigned long kMaxTakeJobsSeconds = 86400;
 
 struct BootRecord {
   std::string version;  // of this firmware, as the bootloader measured it
@@ -99,6 +106,20 @@ Result<std::chrono::seconds> connect_timeout() {
   if (*end != '\0' || seconds == 0 || seconds > kMaxConnectTimeoutSeconds) {
     return fail("IRONROOT_FIRMWARE_CONNECT_TIMEOUT='" + std::string(value) +
                 "' is not a number of seconds from 1 to 3600");
+  }
+  return std::chrono::seconds(seconds);
+}
+
+// IRONROOT_FIRMWARE_TAKE_JOBS (set by `ironroot-device run --take-jobs`): how long to wait for a
+// job before powering off; 0 or unset: the firmware takes no jobs.
+Result<std::chrono::seconds> jobs_idle() {
+  const char* value = std::getenv(device::kTakeJobsEnv);
+  if (value == nullptr || *value == '\0') return std::chrono::seconds(0);
+  char* end = nullptr;
+  const unsigned long seconds = std::strtoul(value, &end, 10);
+  if (*end != '\0' || seconds > kMaxTakeJobsSeconds) {
+    return fail(std::string(device::kTakeJobsEnv) + "='" + value +
+                "' is not a number of seconds from 0 to " + std::to_string(kMaxTakeJobsSeconds));
   }
   return std::chrono::seconds(seconds);
 }
@@ -172,13 +193,49 @@ int run(bool reboot) {
     return kExitFailure;
   }
   std::cout << "self-test passed" << std::endl;
-  if (record->test_boot) {
+  auto take_jobs_for = jobs_idle();
+  if (!take_jobs_for) {
+    std::cerr << "error: " << take_jobs_for.error().message << "\n";
+    return record->test_boot ? device::kRebootExitCode : kExitFailure;
+  }
+  // A test boot that resumes an OTA job leaves the confirmation to the OTA agent, which first
+  // reports to the fleet that the new image runs.
+  const bool resuming_update =
+      record->test_boot && take_jobs_for->count() > 0 && firmware::remembers_a_job(dir);
+  if (record->test_boot && !resuming_update) {
     if (auto confirmed = boot::set_confirmed(folder->board().primary()); !confirmed) {
       std::cerr << "error: confirming " << record->version << ": " << confirmed.error().message
                 << "\n";
       return device::kRebootExitCode;
     }
     std::cout << "confirmed " << record->version << ": it stays installed" << std::endl;
+  }
+  if (take_jobs_for->count() > 0) {
+    firmware::JobsSession session;
+    session.version = record->version;
+    session.test_boot = record->test_boot;
+    session.idle = *take_jobs_for;
+    if (auto timeout = connect_timeout()) session.connect_timeout = *timeout;
+    session.self_test = [&folder, &record] { return self_test(*folder, *record); };
+    auto jobs = firmware::take_jobs(*folder, session);
+    if (!jobs) {
+      if (resuming_update) {
+        std::cout << "self-test failed: reaching the fleet's jobs: " << jobs.error().message
+                  << std::endl
+                  << "not confirming " << record->version
+                  << "; requesting a reboot, and the bootloader reverts to the previous image"
+                  << std::endl;
+        return device::kRebootExitCode;
+      }
+      std::cout << "warning: jobs: " << jobs.error().message << "; running offline"
+                << std::endl;
+    } else if (jobs->next == firmware::AfterJobs::reboot) {
+      std::cout << "requesting a reboot" << std::endl;
+      return device::kRebootExitCode;
+    } else if (resuming_update && !jobs->confirmed) {
+      std::cout << "warning: " << record->version
+                << " was not confirmed: the bootloader reverts it at the next boot" << std::endl;
+    }
   }
   if (reboot) {
     std::cout << "requesting a reboot" << std::endl;

@@ -35,15 +35,24 @@ MqttJobsConnection::~MqttJobsConnection() {
 }
 
 Status MqttJobsConnection::publish(std::string_view topic, ByteView payload) {
-  auto queued = client_->publish(topic, payload, 1);
+  return publish(topic, payload, 1);
+}
+
+Status MqttJobsConnection::publish(std::string_view topic, ByteView payload, int qos) {
+  auto queued = client_->publish(topic, payload, qos);
   if (!queued)
     return fail("cannot publish to " + std::string(topic) + ": " + queued.error().message);
   return {};
 }
 
 Status MqttJobsConnection::subscribe(std::string_view filter, std::chrono::milliseconds timeout) {
+  return subscribe(filter, 1, timeout);
+}
+
+Status MqttJobsConnection::subscribe(std::string_view filter, int qos,
+                                     std::chrono::milliseconds timeout) {
   const mqtt::ClientStats before = client_->stats();
-  if (auto ok = client_->subscribe(filter, 1); !ok) return ok;
+  if (auto ok = client_->subscribe(filter, qos); !ok) return ok;
   const bool acknowledged = client_->wait_until(
       [&](const mqtt::ClientStats& st) {
         return st.subscriptions_acknowledged > before.subscriptions_acknowledged;

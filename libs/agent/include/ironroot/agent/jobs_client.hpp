@@ -29,6 +29,7 @@
 
 #include "ironroot/core/bytes.hpp"
 #include "ironroot/core/result.hpp"
+#include "ironroot/agent/stream_transport.hpp"
 #include "ironroot/mqtt/client.hpp"
 #include "ironroot/protocol/jobs.hpp"
 #include "ironroot/protocol/topics.hpp"
@@ -55,10 +56,10 @@ class JobsConnection {
   virtual void set_message_sink(MessageSink sink) = 0;
 };
 
-// mqtt::Client as a JobsConnection: it owns the client, which it creates from `options` (and
-// starts). options.on_message, if set, still receives every message, before the sink, so the
-// other agents of the device can share the connection.
-class MqttJobsConnection final : public JobsConnection {
+// mqtt::Client as a JobsConnection, and as the OTA agent's StreamTransport: it owns the client,
+// which it creates from `options` (and starts). options.on_message, if set, still receives every
+// message, before the sink, so the other agents of the device can share the connection.
+class MqttJobsConnection final : public JobsConnection, public StreamTransport {
  public:
   static Result<std::unique_ptr<MqttJobsConnection>> create(mqtt::ClientOptions options);
   ~MqttJobsConnection() override;  // stops the client
@@ -66,6 +67,8 @@ class MqttJobsConnection final : public JobsConnection {
   Status publish(std::string_view topic, ByteView payload) override;
   Status subscribe(std::string_view filter, std::chrono::milliseconds timeout) override;
   void set_message_sink(MessageSink sink) override;
+  Status publish(std::string_view topic, ByteView payload, int qos) override;
+  Status subscribe(std::string_view filter, int qos, std::chrono::milliseconds timeout) override;
 
   mqtt::Client& client() { return *client_; }
 

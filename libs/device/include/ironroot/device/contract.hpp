@@ -16,5 +16,7 @@ inline constexpr int kRebootExitCode = 75;
 // Environment variables `ironroot-device run` sets for the firmware.
 inline constexpr const char* kDeviceDirEnv = "IRONROOT_DEVICE_DIR";    // the device folder
 inline constexpr const char* kBootRecordEnv = "IRONROOT_BOOT_RECORD";  // its boot_record.json
+// Set by `run --take-jobs S`: the firmware takes jobs until none has come for S seconds.
+inline constexpr const char* kTakeJobsEnv = "IRONROOT_FIRMWARE_TAKE_JOBS";
 
 }  // namespace ironroot::device
