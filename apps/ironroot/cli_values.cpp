@@ -70,4 +70,42 @@ Result<std::vector<image::Dependency>> parse_dependencies(std::string_view text)
   return deps;
 }
 
+Result<std::chrono::seconds> parse_duration(std::string_view text, std::chrono::seconds max) {
+  const std::string usage = "'" + std::string(text) +
+                            "' is not a duration: give a whole number and a unit, s, m, h, d or "
+                            "w, e.g. 30d or 12h";
+  if (text.size() < 2) return fail(usage);
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    default:
+      return fail(usage);
+  }
+  std::string_view digits = text.substr(0, text.size() - 1);
+  std::uint64_t count = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+  if (ec == std::errc::invalid_argument || end != digits.data() + digits.size()) return fail(usage);
+  if (count == 0) return fail("'" + std::string(text) + "': a duration must be longer than 0");
+  const auto limit = static_cast<std::uint64_t>(max.count() / unit);
+  if (ec == std::errc::result_out_of_range || count > limit) {
+    return fail("'" + std::string(text) + "' is longer than the maximum " +
+                std::to_string(max.count() / 86400) + "d");
+  }
+  return std::chrono::seconds(static_cast<std::int64_t>(count) * unit);
+}
+
 }  // namespace ironroot::cli

@@ -2,6 +2,7 @@
 // lists).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -17,5 +18,9 @@ Result<std::uint64_t> parse_uint(std::string_view text, std::uint64_t max);
 
 // imgtool's -d/--dependencies: "(1,1.2.3+0), (2, 0.4.0)".
 Result<std::vector<image::Dependency>> parse_dependencies(std::string_view text);
+
+// A duration: a whole number and a unit, s, m, h, d or w ("30d", "12h"). Fails on 0, on a
+// missing or unknown unit, and on more than `max`.
+Result<std::chrono::seconds> parse_duration(std::string_view text, std::chrono::seconds max);
 
 }  // namespace ironroot::cli

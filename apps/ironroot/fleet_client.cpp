@@ -141,20 +141,36 @@ FleetClient::FleetClient(FleetClient&&) noexcept = default;
 FleetClient& FleetClient::operator=(FleetClient&&) noexcept = default;
 FleetClient::~FleetClient() = default;
 
+namespace {
+
+// A JSON body, or none for null (as before a body existed for every method).
+std::string json_body(const nlohmann::json& body) {
+  return body.is_null() ? std::string() : body.dump();
+}
+const char* json_type(const nlohmann::json& body) {
+  return body.is_null() ? "" : "application/json";
+}
+
+}  // namespace
+
 Result<nlohmann::json> FleetClient::get(const std::string& path, const Query& query) {
-  return call("GET", path, query, nullptr);
+  return call("GET", path, query, {}, {});
 }
 Result<nlohmann::json> FleetClient::post(const std::string& path, const nlohmann::json& body) {
-  return call("POST", path, {}, body);
+  return call("POST", path, {}, json_body(body), json_type(body));
 }
 Result<nlohmann::json> FleetClient::put(const std::string& path, const nlohmann::json& body) {
-  return call("PUT", path, {}, body);
+  return call("PUT", path, {}, json_body(body), json_type(body));
 }
 Result<nlohmann::json> FleetClient::patch(const std::string& path, const nlohmann::json& body) {
-  return call("PATCH", path, {}, body);
+  return call("PATCH", path, {}, json_body(body), json_type(body));
 }
 Result<nlohmann::json> FleetClient::remove(const std::string& path, const Query& query) {
-  return call("DELETE", path, query, nullptr);
+  return call("DELETE", path, query, {}, {});
+}
+Result<nlohmann::json> FleetClient::post_bytes(const std::string& path, const Query& query,
+                                               ByteView bytes) {
+  return call("POST", path, query, std::string(as_chars(bytes)), "application/octet-stream");
 }
 
 Result<nlohmann::json> FleetClient::list(const std::string& path, Query query,
@@ -184,15 +200,16 @@ Result<nlohmann::json> FleetClient::list(const std::string& path, Query query,
 }
 
 Result<nlohmann::json> FleetClient::call(const std::string& method, const std::string& path,
-                                         const Query& query, const nlohmann::json& body) {
+                                         const Query& query, std::string body,
+                                         const std::string& content_type) {
   httplib::Request req;
   req.method = method;
   req.path = path + query_string(query);
   req.headers.emplace("Authorization", "Bearer " + endpoint_.token);
   req.headers.emplace("Accept", "application/json");
-  if (!body.is_null()) {
-    req.body = body.dump();
-    req.headers.emplace("Content-Type", "application/json");
+  if (!content_type.empty()) {
+    req.body = std::move(body);
+    req.headers.emplace("Content-Type", content_type);
   }
   std::string text;
   bool too_large = false;

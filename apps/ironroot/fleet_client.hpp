@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "ironroot/core/bytes.hpp"
 #include "ironroot/core/result.hpp"
 
 namespace httplib {
@@ -63,6 +64,8 @@ class FleetClient {
   Result<nlohmann::json> put(const std::string& path, const nlohmann::json& body = nullptr);
   Result<nlohmann::json> patch(const std::string& path, const nlohmann::json& body);
   Result<nlohmann::json> remove(const std::string& path, const Query& query = {});
+  // POSTs `bytes` as the body, Content-Type application/octet-stream (POST /v1/firmware).
+  Result<nlohmann::json> post_bytes(const std::string& path, const Query& query, ByteView bytes);
 
   // A list route's items: follows `next` to the end, or stops after `limit` items (then
   // `next` is kept in the answer when there is more). Returns {"items": [...], "next"?: ...}.
@@ -71,8 +74,10 @@ class FleetClient {
 
  private:
   FleetClient(FleetEndpoint endpoint, std::unique_ptr<httplib::Client> http);
+  // An empty content type sends no body.
   Result<nlohmann::json> call(const std::string& method, const std::string& path,
-                              const Query& query, const nlohmann::json& body);
+                              const Query& query, std::string body,
+                              const std::string& content_type);
 
   FleetEndpoint endpoint_;
   std::unique_ptr<httplib::Client> http_;

@@ -32,6 +32,11 @@ struct FleetContext {
   // Connects (resolving the server and token), runs `command` and prints its result, or the
   // failure as one line; sets exit_code (kExitOk or kExitFailure).
   void run(const std::function<Result<Printed>(FleetClient&)>& command) const;
+  // The same for a command that shows its result and may fail all the same (a followed job that
+  // was canceled): when `command` sets `failure`, that line follows the result on stderr and
+  // exit_code is kExitFailure.
+  void run_and_check(
+      const std::function<Result<Printed>(FleetClient&, std::string& failure)>& command) const;
   // Reports a bad argument value (kExitUsage).
   void usage_error(const std::string& message) const;
 };

@@ -1,6 +1,7 @@
 #include "fleet_commands.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "fleet_command_support.hpp"
 #include "ironroot/core/file.hpp"
@@ -358,6 +359,16 @@ void FleetContext::run(const std::function<Result<Printed>(FleetClient&)>& comma
   }
   out.result(printed->text, printed->document);
   exit_code = kExitOk;
+}
+
+void FleetContext::run_and_check(
+    const std::function<Result<Printed>(FleetClient&, std::string& failure)>& command) const {
+  std::string failure;
+  run([&](FleetClient& client) { return command(client, failure); });
+  if (exit_code == kExitOk && !failure.empty()) {
+    std::fprintf(stderr, "error: %s\n", failure.c_str());
+    exit_code = kExitFailure;
+  }
 }
 
 void FleetContext::usage_error(const std::string& message) const {

@@ -1,10 +1,7 @@
 #include "jobs_commands.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -17,37 +14,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kCreateFooter =
-    R"(Targets: --targets thing:NAME,group:NAME,... (repeatable); a thing group may be static or
-dynamic. With --continuous (thing groups only) things that join a target group later get the
-job too.
-
-Rollout rate (AWS IoT's jobExecutionsRolloutConfig; default 1000 things a minute):
-  --max-per-minute N                      at most N things notified a minute (1..1000)
-  --exponential BASE,FACTOR,CRITERION...  start at BASE a minute and multiply by FACTOR (1.1..5)
-                                          each time a criterion is reached: notified:N,
-                                          succeeded:N or both, e.g. 50,2,notified:1000
-Abort (abortConfig): --abort TYPE:PERCENT%:MIN (repeatable) cancels the job once at least MIN
-  things were notified and at least PERCENT of them ended TYPE (FAILED, REJECTED, TIMED_OUT or
-  ALL), e.g. --abort FAILED:10%:20.
-Retries (jobExecutionsRetryConfig): --retry TYPE:N (FAILED, TIMED_OUT or ALL; N 0..10).
-Rollout groups: --rollout-groups FILE, a JSON array of
-  {"name", "targetPercentage", "successThresholdPercentage", "errorThresholdPercentage",
-   "pauseBefore"} (docs/rollouts.md); a group with "pauseBefore": true waits for
-  `ironroot jobs approve JOB --group NAME`.
-Schedule: --scheduling FILE, a JSON schedulingConfig object (startTime, endTime, endBehavior,
-  maintenanceWindows).
-
-Example:
+constexpr const char* kCreateExample =
+    R"(Example:
   ironroot jobs create --job-id ota-2-0 --document ota.json --targets group:lamps \
       --max-per-minute 100 --abort FAILED:10%:20 --retry FAILED:2 --wait
-)";
-
-constexpr const char* kWaitFooter =
-    R"(With --wait (or --watch) the command polls the job until it is COMPLETED or CANCELED (an
-aborted rollout cancels its job), drawing a progress bar on stderr when stderr is a terminal,
-then prints the job once (one JSON document with --json). It exits 0 when the job COMPLETED and
-1 when it was canceled or aborted, or when --timeout passed first.
 )";
 
 std::string job_path(const std::string& id) {
@@ -173,27 +143,10 @@ Result<json> json_file(const std::string& path, const std::string& option, json:
 
 // ---- output -----------------------------------------------------------------------------------
 
-std::int64_t count(const json& job, const char* key) {
-  const json details = job.value("jobProcessDetails", json::object());
-  const json value = details.value(key, json());
-  return value.is_number_integer() ? value.get<std::int64_t>() : 0;
-}
-
 std::int64_t finished_things(const json& job) {
-  return count(job, "numberOfSucceededThings") + count(job, "numberOfFailedThings") +
-         count(job, "numberOfRejectedThings") + count(job, "numberOfTimedOutThings") +
-         count(job, "numberOfCanceledThings") + count(job, "numberOfRemovedThings");
-}
-
-std::string progress_text(const json& job) {
-  auto n = [&](const char* key) { return std::to_string(count(job, key)); };
-  return std::to_string(finished_things(job)) + " of " + n("numberOfTargetedThings") +
-         " things done: " + n("numberOfSucceededThings") + " succeeded, " +
-         n("numberOfFailedThings") + " failed, " + n("numberOfRejectedThings") + " rejected, " +
-         n("numberOfTimedOutThings") + " timed out, " + n("numberOfCanceledThings") +
-         " canceled, " + n("numberOfRemovedThings") + " removed; " + n("numberOfInProgressThings") +
-         " in progress, " + n("numberOfQueuedThings") + " queued (" +
-         n("numberOfUndispatchedThings") + " not yet notified)";
+  return job_count(job, "numberOfSucceededThings") + job_count(job, "numberOfFailedThings") +
+         job_count(job, "numberOfRejectedThings") + job_count(job, "numberOfTimedOutThings") +
+         job_count(job, "numberOfCanceledThings") + job_count(job, "numberOfRemovedThings");
 }
 
 std::string targets_text(const json& job) {
@@ -245,7 +198,7 @@ std::string job_text(const json& job) {
                   {"selection", field(job, "targetSelection")},
                   {"targets", targets_text(job)},
                   {"description", field(job, "description")},
-                  {"progress", progress_text(job)},
+                  {"progress", job_progress_text(job)},
                   {"rate", compact(job, "jobExecutionsRolloutConfig")},
                   {"abort", compact(job, "abortConfig")},
                   {"schedule", compact(job, "schedulingConfig")},
@@ -260,65 +213,13 @@ std::string job_text(const json& job) {
 
 // A job's progress on a ProgressLine.
 void draw(ProgressLine& bar, const json& job) {
-  bar.draw(
-      field(job, "jobId"), finished_things(job), count(job, "numberOfTargetedThings"),
-      "succeeded " + std::to_string(count(job, "numberOfSucceededThings")) + "  failed " +
-          std::to_string(count(job, "numberOfFailedThings") + count(job, "numberOfRejectedThings") +
-                         count(job, "numberOfTimedOutThings")) +
-          "  in progress " + std::to_string(count(job, "numberOfInProgressThings")) + "  queued " +
-          std::to_string(count(job, "numberOfQueuedThings")));
-}
-
-struct WaitOptions {
-  bool wait = false;
-  double interval_seconds = 2;
-  double timeout_seconds = 0;  // 0: no limit
-};
-
-void add_wait_options(CLI::App& cmd, WaitOptions& options, const char* what) {
-  cmd.add_flag("--wait,--watch", options.wait, what);
-  cmd.add_option("--interval", options.interval_seconds,
-                 "With --wait: seconds between two looks at the job")
-      ->check(CLI::Range(0.05, 3600.0))
-      ->capture_default_str();
-  cmd.add_option("--timeout", options.timeout_seconds,
-                 "With --wait: give up after this many seconds (exit 1; default: no limit)")
-      ->check(CLI::Range(0.0, 31622400.0));
-}
-
-// How a watched job ended.
-struct Watched {
-  json job;
-  std::string failure;  // why the command fails although it printed the job; empty: success
-};
-
-// Polls the job until it is COMPLETED or CANCELED (or the timeout passes).
-Result<Watched> watch_job(FleetClient& client, const std::string& id, const WaitOptions& options,
-                          bool bar_enabled) {
-  using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
-  const auto interval = std::chrono::duration<double>(options.interval_seconds);
-  ProgressLine bar(bar_enabled);
-  for (;;) {
-    auto job = client.get(job_path(id));
-    if (!job) return tl::unexpected(job.error());
-    draw(bar, *job);
-    const json status = job->value("status", json());
-    if (status == "COMPLETED") return Watched{std::move(*job), ""};
-    if (status == "CANCELED") {
-      std::string reason = field(*job, "reasonCode");
-      return Watched{*job, "job " + id + " was canceled" +
-                               (reason == "-" ? std::string() : " (reason " + reason + ")") + ": " +
-                               progress_text(*job)};
-    }
-    const std::chrono::duration<double> waited = Clock::now() - started;
-    if (options.timeout_seconds > 0 && waited.count() >= options.timeout_seconds) {
-      return Watched{*job, "job " + id + " is still " + field(*job, "status") + " after " +
-                               std::to_string(static_cast<long long>(options.timeout_seconds)) +
-                               " s: " + progress_text(*job)};
-    }
-    std::this_thread::sleep_for(interval);
-  }
+  bar.draw(field(job, "jobId"), finished_things(job), job_count(job, "numberOfTargetedThings"),
+           "succeeded " + std::to_string(job_count(job, "numberOfSucceededThings")) + "  failed " +
+               std::to_string(job_count(job, "numberOfFailedThings") +
+                              job_count(job, "numberOfRejectedThings") +
+                              job_count(job, "numberOfTimedOutThings")) +
+               "  in progress " + std::to_string(job_count(job, "numberOfInProgressThings")) +
+               "  queued " + std::to_string(job_count(job, "numberOfQueuedThings")));
 }
 
 // Everything a jobs verb needs; the global options are read when the verb runs.
@@ -331,129 +232,66 @@ struct JobsCommands {
     return FleetContext{out, exit_code, std::make_shared<const FleetOptions>(fleet_options(*root))};
   }
 
-  // Runs `command`, which may leave a failure to report after the job it printed.
-  void run_watch(const std::function<Result<Watched>(FleetClient&)>& command) const {
-    std::string failure;
-    context().run([&](FleetClient& client) -> Result<Printed> {
-      auto watched = command(client);
+  // Follows the job `id` (after `start`, which may create it) with a progress bar, then prints
+  // it; a canceled job or a timeout fails after the job is shown.
+  void run_watch(const std::string& id, const JobWaitOptions& options,
+                 const std::function<Status(FleetClient&)>& start = nullptr) const {
+    const bool bar_enabled = ProgressLine::enabled_for(out);
+    context().run_and_check([&](FleetClient& client, std::string& failure) -> Result<Printed> {
+      if (start) {
+        if (auto started = start(client); !started) return tl::unexpected(started.error());
+      }
+      ProgressLine bar(bar_enabled);
+      auto watched = watch_job(client, id, options, [&](const json& job) -> Status {
+        draw(bar, job);
+        return {};
+      });
       if (!watched) return tl::unexpected(watched.error());
       failure = watched->failure;
       return Printed{job_text(watched->job), watched->job};
     });
-    if (exit_code == kExitOk && !failure.empty()) {
-      std::fprintf(stderr, "error: %s\n", failure.c_str());
-      exit_code = kExitFailure;
-    }
   }
-  bool progress_bar() const { return ProgressLine::enabled_for(out); }
 };
 
 // ---- verbs ------------------------------------------------------------------------------------
 
 void add_create(CLI::App& jobs, const JobsCommands& c) {
   struct Args {
-    std::string job_id, document, description, max_per_minute, exponential, rollout_groups,
-        scheduling;
-    std::vector<std::string> targets, aborts, retries;
-    bool continuous = false;
-    std::int64_t in_progress_timeout = 0;
-    WaitOptions wait;
+    std::string job_id, document;
+    JobRolloutArgs rollout;
+    JobWaitOptions wait;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = jobs.add_subcommand("create", "Create a job: send a job document to things");
   cmd->add_option("--job-id", a->job_id, "Job id: 1 to 64 of [a-zA-Z0-9_-]")->required();
   cmd->add_option("--document", a->document, "The job document: a file holding a JSON object")
       ->required();
-  cmd->add_option("--targets", a->targets, "thing:NAME,group:NAME,... (repeatable)")
-      ->required()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--description", a->description, "What the job is for");
-  cmd->add_flag("--continuous", a->continuous,
-                "Things that join a target group later get the job too (groups only)");
-  auto* rate = cmd->add_option("--max-per-minute", a->max_per_minute,
-                               "Notify at most N things a minute (1..1000)");
-  cmd->add_option("--exponential", a->exponential,
-                  "Exponential rate BASE,FACTOR,notified:N|succeeded:N (see below)")
-      ->excludes(rate);
-  cmd->add_option("--abort", a->aborts, "Abort criterion TYPE:PERCENT%:MIN (repeatable)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--in-progress-timeout", a->in_progress_timeout,
-                  "Minutes a device may run the job before it is TIMED_OUT (1..10080)");
-  cmd->add_option("--retry", a->retries, "Retry criterion TYPE:N (repeatable, at most 2)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option("--rollout-groups", a->rollout_groups,
-                  "A JSON file with the rollout groups (an array, see below)");
-  cmd->add_option("--scheduling", a->scheduling, "A JSON file with a schedulingConfig object");
-  add_wait_options(*cmd, a->wait, "Then follow the job until it ends, with a progress bar");
-  cmd->footer(std::string(kCreateFooter) + "\n" + kWaitFooter);
+  add_job_rollout_options(*cmd, a->rollout);
+  add_job_wait_options(*cmd, a->wait, "Then follow the job until it ends, with a progress bar");
+  cmd->footer(std::string(kJobRolloutHelp) + "\n" + kCreateExample + "\n" + kJobWaitHelp);
   cmd->callback([a, c] {
-    auto fail_usage = [&](const Error& e) { c.context().usage_error(e.message); };
+    auto fields = job_rollout_fields(a->rollout);
+    if (!fields) return c.context().usage_error(fields.error().message);
     json body = {{"jobId", a->job_id}};
     auto document = json_file(a->document, "--document", json::value_t::object, "a JSON object");
-    if (!document) return fail_usage(document.error());
+    if (!document) return c.context().usage_error(document.error().message);
     body["document"] = *document;
-    auto targets = targets_of(a->targets);
-    if (!targets) return fail_usage(targets.error());
-    body["targets"] = *targets;
-    if (a->continuous) body["targetSelection"] = "CONTINUOUS";
-    if (!a->description.empty()) body["description"] = a->description;
-    if (!a->max_per_minute.empty()) {
-      auto n = whole_number_of(a->max_per_minute, "--max-per-minute");
-      if (!n) return fail_usage(n.error());
-      body["jobExecutionsRolloutConfig"] = {{"maximumPerMinute", *n}};
-    }
-    if (!a->exponential.empty()) {
-      auto exponential = exponential_of(a->exponential);
-      if (!exponential) return fail_usage(exponential.error());
-      body["jobExecutionsRolloutConfig"] = *exponential;
-    }
-    if (!a->aborts.empty()) {
-      json criteria = json::array();
-      for (const std::string& text : a->aborts) {
-        auto criterion = abort_criterion_of(text);
-        if (!criterion) return fail_usage(criterion.error());
-        criteria.push_back(*criterion);
-      }
-      body["abortConfig"] = {{"criteriaList", std::move(criteria)}};
-    }
-    if (a->in_progress_timeout != 0) {
-      body["timeoutConfig"] = {{"inProgressTimeoutInMinutes", a->in_progress_timeout}};
-    }
-    if (!a->retries.empty()) {
-      json criteria = json::array();
-      for (const std::string& text : a->retries) {
-        auto criterion = retry_criterion_of(text);
-        if (!criterion) return fail_usage(criterion.error());
-        criteria.push_back(*criterion);
-      }
-      body["jobExecutionsRetryConfig"] = {{"criteriaList", std::move(criteria)}};
-    }
-    if (!a->rollout_groups.empty()) {
-      auto groups =
-          json_file(a->rollout_groups, "--rollout-groups", json::value_t::array, "a JSON array");
-      if (!groups) return fail_usage(groups.error());
-      body["rolloutGroups"] = *groups;
-    }
-    if (!a->scheduling.empty()) {
-      auto scheduling =
-          json_file(a->scheduling, "--scheduling", json::value_t::object, "a JSON object");
-      if (!scheduling) return fail_usage(scheduling.error());
-      body["schedulingConfig"] = *scheduling;
-    }
+    body.update(*fields);
     if (!a->wait.wait) {
       c.context().run([&](FleetClient& client) -> Result<Printed> {
         auto created = client.post("/v1/jobs", body);
         if (!created) return tl::unexpected(created.error());
         return Printed{"created job " + field(*created, "jobId") + ": " +
-                           std::to_string(count(*created, "numberOfTargetedThings")) + " things",
+                           std::to_string(job_count(*created, "numberOfTargetedThings")) +
+                           " things",
                        *created};
       });
       return;
     }
-    c.run_watch([&](FleetClient& client) -> Result<Watched> {
+    c.run_watch(a->job_id, a->wait, [&](FleetClient& client) -> Status {
       auto created = client.post("/v1/jobs", body);
       if (!created) return tl::unexpected(created.error());
-      return watch_job(client, a->job_id, a->wait, c.progress_bar());
+      return {};
     });
   });
 }
@@ -476,14 +314,15 @@ void add_list(CLI::App& jobs, const JobsCommands& c) {
       if (!listed) return tl::unexpected(listed.error());
       std::vector<std::vector<std::string>> rows;
       for (const json& j : (*listed)["items"]) {
-        auto n = [&](const char* key) { return std::to_string(count(j, key)); };
-        rows.push_back(
-            {field(j, "jobId"), field(j, "status"), field(j, "targetSelection"),
-             std::to_string(finished_things(j)) + "/" + n("numberOfTargetedThings"),
-             n("numberOfSucceededThings"),
-             std::to_string(count(j, "numberOfFailedThings") + count(j, "numberOfRejectedThings") +
-                            count(j, "numberOfTimedOutThings")),
-             n("numberOfInProgressThings"), n("numberOfQueuedThings"), field(j, "createdAt")});
+        auto n = [&](const char* key) { return std::to_string(job_count(j, key)); };
+        rows.push_back({field(j, "jobId"), field(j, "status"), field(j, "targetSelection"),
+                        std::to_string(finished_things(j)) + "/" + n("numberOfTargetedThings"),
+                        n("numberOfSucceededThings"),
+                        std::to_string(job_count(j, "numberOfFailedThings") +
+                                       job_count(j, "numberOfRejectedThings") +
+                                       job_count(j, "numberOfTimedOutThings")),
+                        n("numberOfInProgressThings"), n("numberOfQueuedThings"),
+                        field(j, "createdAt")});
       }
       return Printed{table({"JOB", "STATUS", "SELECTION", "DONE", "SUCCEEDED", "FAILED",
                             "IN PROGRESS", "QUEUED", "CREATED"},
@@ -496,14 +335,14 @@ void add_list(CLI::App& jobs, const JobsCommands& c) {
 void add_describe(CLI::App& jobs, const JobsCommands& c) {
   struct Args {
     std::string job_id;
-    WaitOptions wait;
+    JobWaitOptions wait;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = jobs.add_subcommand(
       "describe", "Show a job: targets, rollout, and how many things are in each state");
   cmd->add_option("job", a->job_id, "Job id")->required();
-  add_wait_options(*cmd, a->wait, "Follow the job until it ends, with a progress bar");
-  cmd->footer(kWaitFooter);
+  add_job_wait_options(*cmd, a->wait, "Follow the job until it ends, with a progress bar");
+  cmd->footer(kJobWaitHelp);
   cmd->callback([a, c] {
     if (!a->wait.wait) {
       c.context().run([&](FleetClient& client) -> Result<Printed> {
@@ -513,9 +352,7 @@ void add_describe(CLI::App& jobs, const JobsCommands& c) {
       });
       return;
     }
-    c.run_watch([&](FleetClient& client) {
-      return watch_job(client, a->job_id, a->wait, c.progress_bar());
-    });
+    c.run_watch(a->job_id, a->wait);
   });
 }
 
@@ -549,7 +386,7 @@ void add_cancel(CLI::App& jobs, const JobsCommands& c) {
       if (!a->comment.empty()) body["comment"] = a->comment;
       auto canceled = client.put(job_path(a->job_id) + "/cancel", body);
       if (!canceled) return tl::unexpected(canceled.error());
-      return Printed{"canceled job " + a->job_id + ": " + progress_text(*canceled), *canceled};
+      return Printed{"canceled job " + a->job_id + ": " + job_progress_text(*canceled), *canceled};
     });
   });
 }
@@ -639,6 +476,169 @@ void add_approve(CLI::App& jobs, const JobsCommands& c) {
 }
 
 }  // namespace
+
+// ---- shared with other commands that create and follow jobs -------------------------------------
+
+const char* const kJobRolloutHelp =
+    R"(Targets: --targets thing:NAME,group:NAME,... (repeatable); a thing group may be static or
+dynamic. With --continuous (thing groups only) things that join a target group later get the
+job too.
+
+Rollout rate (AWS IoT's jobExecutionsRolloutConfig; default 1000 things a minute):
+  --max-per-minute N                      at most N things notified a minute (1..1000)
+  --exponential BASE,FACTOR,CRITERION...  start at BASE a minute and multiply by FACTOR (1.1..5)
+                                          each time a criterion is reached: notified:N,
+                                          succeeded:N or both, e.g. 50,2,notified:1000
+Abort (abortConfig): --abort TYPE:PERCENT%:MIN (repeatable) cancels the job once at least MIN
+  things were notified and at least PERCENT of them ended TYPE (FAILED, REJECTED, TIMED_OUT or
+  ALL), e.g. --abort FAILED:10%:20.
+Retries (jobExecutionsRetryConfig): --retry TYPE:N (FAILED, TIMED_OUT or ALL; N 0..10).
+Rollout groups: --rollout-groups FILE, a JSON array of
+  {"name", "targetPercentage", "successThresholdPercentage", "errorThresholdPercentage",
+   "pauseBefore"} (docs/rollouts.md); a group with "pauseBefore": true waits for
+  `ironroot jobs approve JOB --group NAME`.
+Schedule: --scheduling FILE, a JSON schedulingConfig object (startTime, endTime, endBehavior,
+  maintenanceWindows).
+)";
+
+const char* const kJobWaitHelp =
+    R"(With --wait (or --watch) the command polls the job until it is COMPLETED or CANCELED (an
+aborted rollout cancels its job), drawing a progress bar on stderr when stderr is a terminal,
+then prints the job once (one JSON document with --json). It exits 0 when the job COMPLETED and
+1 when it was canceled or aborted, or when --timeout passed first.
+)";
+
+void add_job_rollout_options(CLI::App& cmd, JobRolloutArgs& args) {
+  cmd.add_option("--targets", args.targets, "thing:NAME,group:NAME,... (repeatable)")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--description", args.description, "What the job is for");
+  cmd.add_flag("--continuous", args.continuous,
+               "Things that join a target group later get the job too (groups only)");
+  auto* rate = cmd.add_option("--max-per-minute", args.max_per_minute,
+                              "Notify at most N things a minute (1..1000)");
+  cmd.add_option("--exponential", args.exponential,
+                 "Exponential rate BASE,FACTOR,notified:N|succeeded:N (see below)")
+      ->excludes(rate);
+  cmd.add_option("--abort", args.aborts, "Abort criterion TYPE:PERCENT%:MIN (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--in-progress-timeout", args.in_progress_timeout,
+                 "Minutes a device may run the job before it is TIMED_OUT (1..10080)");
+  cmd.add_option("--retry", args.retries, "Retry criterion TYPE:N (repeatable, at most 2)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--rollout-groups", args.rollout_groups,
+                 "A JSON file with the rollout groups (an array, see below)");
+  cmd.add_option("--scheduling", args.scheduling, "A JSON file with a schedulingConfig object");
+}
+
+Result<json> job_rollout_fields(const JobRolloutArgs& a) {
+  json body = json::object();
+  auto targets = targets_of(a.targets);
+  if (!targets) return targets;
+  body["targets"] = *targets;
+  if (a.continuous) body["targetSelection"] = "CONTINUOUS";
+  if (!a.description.empty()) body["description"] = a.description;
+  if (!a.max_per_minute.empty()) {
+    auto n = whole_number_of(a.max_per_minute, "--max-per-minute");
+    if (!n) return n;
+    body["jobExecutionsRolloutConfig"] = {{"maximumPerMinute", *n}};
+  }
+  if (!a.exponential.empty()) {
+    auto exponential = exponential_of(a.exponential);
+    if (!exponential) return exponential;
+    body["jobExecutionsRolloutConfig"] = *exponential;
+  }
+  if (!a.aborts.empty()) {
+    json criteria = json::array();
+    for (const std::string& text : a.aborts) {
+      auto criterion = abort_criterion_of(text);
+      if (!criterion) return criterion;
+      criteria.push_back(*criterion);
+    }
+    body["abortConfig"] = {{"criteriaList", std::move(criteria)}};
+  }
+  if (a.in_progress_timeout != 0) {
+    body["timeoutConfig"] = {{"inProgressTimeoutInMinutes", a.in_progress_timeout}};
+  }
+  if (!a.retries.empty()) {
+    json criteria = json::array();
+    for (const std::string& text : a.retries) {
+      auto criterion = retry_criterion_of(text);
+      if (!criterion) return criterion;
+      criteria.push_back(*criterion);
+    }
+    body["jobExecutionsRetryConfig"] = {{"criteriaList", std::move(criteria)}};
+  }
+  if (!a.rollout_groups.empty()) {
+    auto groups =
+        json_file(a.rollout_groups, "--rollout-groups", json::value_t::array, "a JSON array");
+    if (!groups) return groups;
+    body["rolloutGroups"] = *groups;
+  }
+  if (!a.scheduling.empty()) {
+    auto scheduling =
+        json_file(a.scheduling, "--scheduling", json::value_t::object, "a JSON object");
+    if (!scheduling) return scheduling;
+    body["schedulingConfig"] = *scheduling;
+  }
+  return body;
+}
+
+void add_job_wait_options(CLI::App& cmd, JobWaitOptions& options, const char* what) {
+  cmd.add_flag("--wait,--watch", options.wait, what);
+  cmd.add_option("--interval", options.interval_seconds,
+                 "With --wait: seconds between two looks at the job")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+  cmd.add_option("--timeout", options.timeout_seconds,
+                 "With --wait: give up after this many seconds (exit 1; default: no limit)")
+      ->check(CLI::Range(0.0, 31622400.0));
+}
+
+Result<WatchedJob> watch_job(FleetClient& client, const std::string& id,
+                             const JobWaitOptions& options,
+                             const std::function<Status(const json& job)>& on_look) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  const auto interval = std::chrono::duration<double>(options.interval_seconds);
+  for (;;) {
+    auto job = client.get(job_path(id));
+    if (!job) return tl::unexpected(job.error());
+    if (auto looked = on_look(*job); !looked) return tl::unexpected(looked.error());
+    const json status = job->value("status", json());
+    if (status == "COMPLETED") return WatchedJob{std::move(*job), ""};
+    if (status == "CANCELED") {
+      std::string reason = field(*job, "reasonCode");
+      return WatchedJob{*job, "job " + id + " was canceled" +
+                                  (reason == "-" ? std::string() : " (reason " + reason + ")") +
+                                  ": " + job_progress_text(*job)};
+    }
+    const std::chrono::duration<double> waited = Clock::now() - started;
+    if (options.timeout_seconds > 0 && waited.count() >= options.timeout_seconds) {
+      return WatchedJob{*job, "job " + id + " is still " + field(*job, "status") + " after " +
+                                  std::to_string(static_cast<long long>(options.timeout_seconds)) +
+                                  " s: " + job_progress_text(*job)};
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+std::int64_t job_count(const json& job, const char* key) {
+  const json details = job.value("jobProcessDetails", json::object());
+  const json value = details.value(key, json());
+  return value.is_number_integer() ? value.get<std::int64_t>() : 0;
+}
+
+std::string job_progress_text(const json& job) {
+  auto n = [&](const char* key) { return std::to_string(job_count(job, key)); };
+  return std::to_string(finished_things(job)) + " of " + n("numberOfTargetedThings") +
+         " things done: " + n("numberOfSucceededThings") + " succeeded, " +
+         n("numberOfFailedThings") + " failed, " + n("numberOfRejectedThings") + " rejected, " +
+         n("numberOfTimedOutThings") + " timed out, " + n("numberOfCanceledThings") +
+         " canceled, " + n("numberOfRemovedThings") + " removed; " + n("numberOfInProgressThings") +
+         " in progress, " + n("numberOfQueuedThings") + " queued (" +
+         n("numberOfUndispatchedThings") + " not yet notified)";
+}
 
 void add_jobs_commands(CLI::App& app, const Output& out, int& exit_code) {
   auto* jobs = app.add_subcommand(

@@ -7,6 +7,7 @@
 #include "image_commands.hpp"
 #include "jobs_commands.hpp"
 #include "logging.hpp"
+#include "ota_commands.hpp"
 #include "output.hpp"
 #include "provision_commands.hpp"
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   add_fleet_commands(app, out, exit_code);
   add_provision_commands(app, out, exit_code);
   add_jobs_commands(app, out, exit_code);
+  add_ota_commands(app, out, exit_code);
 
   return run_command_line(app, argc, argv, exit_code);
 }

@@ -1,5 +1,6 @@
 #include "output.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +64,42 @@ void ProgressLine::clear() {
   std::fputs("\r\033[K", stderr);
   std::fflush(stderr);
   shown_ = false;
+}
+
+namespace {
+
+// Moves the cursor to the start of the first of the `rows` lines above it and erases from there.
+void erase_rows(int rows) {
+  if (rows > 0) std::fprintf(stderr, "\033[%dF", rows);
+  std::fputs("\r\033[J", stderr);
+}
+
+}  // namespace
+
+void LiveText::draw(const std::string& text) {
+  if (!enabled_) return;
+  winsize size{};
+  const std::size_t width =
+      ::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1u : 79u;
+  erase_rows(rows_);
+  rows_ = 0;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, std::min(end - start, width));
+    std::fprintf(stderr, "%s\n", line.c_str());
+    ++rows_;
+    start = end + 1;
+  }
+  std::fflush(stderr);
+}
+
+void LiveText::clear() {
+  if (!enabled_ || rows_ == 0) return;
+  erase_rows(rows_);
+  rows_ = 0;
+  std::fflush(stderr);
 }
 
 }  // namespace ironroot::cli

@@ -48,6 +48,26 @@ class ProgressLine {
   bool shown_ = false;
 };
 
+// A block of lines on stderr, redrawn in place (cursor moved back up over the previous drawing),
+// for a live view of many things at once in a terminal. Lines are cut to the terminal's width, so
+// that the block takes exactly as many rows as it has lines. Disabled like ProgressLine.
+class LiveText {
+ public:
+  explicit LiveText(bool enabled) : enabled_(enabled) {}
+  ~LiveText() { clear(); }
+  LiveText(const LiveText&) = delete;
+  LiveText& operator=(const LiveText&) = delete;
+
+  // Replaces what was drawn with `text` (lines separated by '\n').
+  void draw(const std::string& text);
+  // Removes the block, so that output can follow in its place.
+  void clear();
+
+ private:
+  bool enabled_;
+  int rows_ = 0;  // lines drawn last time
+};
+
 // Parses the command line, which runs the chosen command's callback, and returns the process's
 // exit code: 0 after --help or --version, kExitUsage on a parse error (printed by CLI11), and
 // otherwise the `exit_code` the command set.

@@ -8,9 +8,8 @@
 
 #include <fstream>
 
-#include "cli.hpp"
+#include "fleet_cli.hpp"
 #include "ironroot/crypto/certificate_authority.hpp"
-#include "rest_api_server.hpp"
 
 namespace ironroot::testing {
 namespace {
@@ -20,41 +19,14 @@ using fleet::testing::RestApiServer;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// A failure: the exit code and exactly one line on stderr that names the cause.
-void expect_failure(const ProcessResult& r, const std::string& cause, int exit_code = 1) {
-  EXPECT_EQ(r.exit_code, exit_code) << r.out << r.err;
-  EXPECT_EQ(line_count(r.err), 1) << r.err;
-  EXPECT_TRUE(has(r.err, cause)) << r.err;
-}
-
-// The environment without any of the CLI's own variables, so that only what a test gives counts.
-const std::vector<std::string> kCleanEnvironment = {
-    "IRONROOT_SERVER=", "IRONROOT_TOKEN=", "IRONROOT_DATA_DIR="};
-
 class CliFleet : public ::testing::Test {
  protected:
   // `ironroot ARGS... --server URL --token alice's`.
-  ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--server", server_.url(), "--token", kAliceToken});
-    return ironroot_cli(args, kCleanEnvironment);
-  }
+  ProcessResult run(std::vector<std::string> args) { return run_against(server_, args); }
   // The same with --json; asserts success and returns the parsed document.
-  json run_json(std::vector<std::string> args) {
-    args.push_back("--json");
-    ProcessResult r = run(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    json document = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(document.is_discarded()) << r.out;
-    return document;
-  }
+  json run_json(std::vector<std::string> args) { return run_json_against(server_, args); }
   std::string write(const std::string& name, const std::string& text) {
-    std::string path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
+    return write_text(dir_, name, text);
   }
 
   TempDir dir_;

@@ -3,35 +3,19 @@
 // file plays the service's rollout and the devices.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <future>
 
-#include "cli.hpp"
+#include "fleet_cli.hpp"
 #include "ironroot/fleet/jobs.hpp"
-#include "rest_api_server.hpp"
 
 namespace ironroot::testing {
 namespace {
 
 using fleet::JobStore;
 using fleet::RestApiOptions;
-using fleet::testing::kAliceToken;
 using fleet::testing::RestApiServer;
 using nlohmann::json;
 using protocol::JobExecutionStatus;
-
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-void expect_failure(const ProcessResult& r, const std::string& cause, int exit_code = 1) {
-  EXPECT_EQ(r.exit_code, exit_code) << r.out << r.err;
-  EXPECT_EQ(line_count(r.err), 1) << r.err;
-  EXPECT_TRUE(has(r.err, cause)) << r.err;
-}
-
-const std::vector<std::string> kCleanEnvironment = {
-    "IRONROOT_SERVER=", "IRONROOT_TOKEN=", "IRONROOT_DATA_DIR="};
 
 class CliJobs : public ::testing::Test {
  protected:
@@ -51,22 +35,10 @@ class CliJobs : public ::testing::Test {
     document_ = write("ota.json", R"({"operation":"update","version":"2.0.0"})");
   }
 
-  ProcessResult run(std::vector<std::string> args) {
-    args.insert(args.end(), {"--server", server_.url(), "--token", kAliceToken});
-    return ironroot_cli(args, kCleanEnvironment);
-  }
-  json run_json(std::vector<std::string> args) {
-    args.push_back("--json");
-    ProcessResult r = run(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    json document = json::parse(r.out, nullptr, false);
-    EXPECT_FALSE(document.is_discarded()) << r.out;
-    return document;
-  }
+  ProcessResult run(std::vector<std::string> args) { return run_against(server_, args); }
+  json run_json(std::vector<std::string> args) { return run_json_against(server_, args); }
   std::string write(const std::string& name, const std::string& text) {
-    std::string path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
+    return write_text(dir_, name, text);
   }
   void make_things(const std::vector<std::string>& names) {
     for (const std::string& name : names) {
