@@ -36,13 +36,13 @@ using nlohmann::json;
 inline constexpr std::uint32_t kCounter100 = 0x01000000;  // -s auto for 1.0.0
 inline constexpr std::uint32_t kCounter110 = 0x01010000;  // and for 1.1.0
 
-// A slot that holds the firmware of this build: its size plus room for header and TLVs, rounded up
-// to whole MiB.
+// A slot that holds the firmware of this build: its size plus room for header and TLVs and for the
+// OTA agent's download journal (one write unit per 4 KiB block), rounded up to whole MiB.
 inline std::uint64_t slot_size() {
   const std::uint64_t largest =
       std::max(fs::file_size(IRONROOT_FIRMWARE), fs::file_size(IRONROOT_FIRMWARE_FAILING));
   constexpr std::uint64_t kMiB = 1024 * 1024;
-  return (largest + 64 * 1024 + kMiB - 1) / kMiB * kMiB;
+  return (largest + 512 * 1024 + kMiB - 1) / kMiB * kMiB;
 }
 
 // Whether any of a boot's events contains `part`.
