@@ -23,6 +23,7 @@
 #include "ironroot/mqtt/client.hpp"
 #include "jobs_api.hpp"
 #include "rollout_engine.hpp"
+#include "streams_api.hpp"
 #include "trusted_cas.hpp"
 
 namespace ironroot::service {
@@ -35,6 +36,11 @@ constexpr const char* kActor = "ironrootd";
 constexpr std::chrono::seconds kBrokerStartTimeout{20};
 constexpr std::chrono::seconds kFleetConnectTimeout{20};
 constexpr std::uintmax_t kMaxPemSize = 1024 * 1024;
+// The largest message the fleet connection publishes: a stream's data message for a block of
+// 128 KiB, base64 in JSON, with its keys (protocol::kMaxStreamReplySize), and room to spare. The
+// embedded Mosquitto sets no message_size_limit, so such messages reach the devices.
+constexpr std::size_t kMaxFleetPayload = 256 * 1024;
+static_assert(kMaxFleetPayload >= protocol::kMaxStreamReplySize);
 
 // The CA in data/ca, made on first start, and its device CA registered in the registry so that
 // the certificates it issues are known to come from it.
@@ -122,6 +128,7 @@ Result<std::unique_ptr<mqtt::Client>> connect_fleet(
   options.port = config.fleet_port;
   options.client_id = "ironrootd";
   options.tls = *context;
+  options.max_payload = kMaxFleetPayload;
   options.on_message = std::move(on_message);
   auto client = mqtt::Client::create(std::move(options));
   if (!client) return tl::unexpected(client.error());
@@ -146,6 +153,8 @@ struct FleetService::State {
   std::unique_ptr<RolloutEngine> rollouts;
   std::unique_ptr<JobsApi> jobs_api;
   std::atomic<JobsApi*> jobs_api_ready{nullptr};
+  std::unique_ptr<StreamsApi> streams_api;
+  std::atomic<StreamsApi*> streams_api_ready{nullptr};
   std::optional<ca::CaFolder> ca;
   std::unique_ptr<TrustedCas> trusted_cas;
   std::unique_ptr<BrokerSupervisor> broker;
@@ -218,6 +227,9 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
       if (JobsApi* jobs = s.jobs_api_ready.load(); jobs && jobs->handles(m.topic)) {
         return jobs->enqueue(m);
       }
+      if (StreamsApi* streams = s.streams_api_ready.load(); streams && streams->handles(m.topic)) {
+        return streams->enqueue(m);
+      }
       if (DeviceApi* api = s.device_api_ready.load()) api->enqueue(m);
     });
     if (!fleet) return tl::unexpected(fleet.error());
@@ -257,6 +269,25 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
                                   *s.fleet, *prefix, [&s] { s.rollouts->poke(); });
     s.jobs_api_ready = s.jobs_api.get();
     for (const std::string& filter : s.jobs_api->subscriptions()) {
+      if (auto ok = s.fleet->subscribe(filter, 1); !ok) {
+        return prefixed(ok.error(), "subscribing to " + filter);
+      }
+    }
+    // MQTT file streams: the firmware repository's images, for devices with an OTA job.
+    auto stream_firmware =
+        fleet::FirmwareStore::open(s.data->path(kRegistryFile), s.data->path(kFirmwareDir));
+    if (!stream_firmware) {
+      return fail("the firmware repository: " + stream_firmware.error().message);
+    }
+    auto stream_jobs = job_store();
+    if (!stream_jobs) return tl::unexpected(stream_jobs.error());
+    auto stream_registry = fleet::Registry::open(s.data->path(kRegistryFile));
+    if (!stream_registry) return fail("the registry: " + stream_registry.error().message);
+    s.streams_api = std::make_unique<StreamsApi>(
+        std::move(*stream_firmware), std::move(*stream_jobs), std::move(*stream_registry), *s.fleet,
+        *prefix, config.streams);
+    s.streams_api_ready = s.streams_api.get();
+    for (const std::string& filter : s.streams_api->subscriptions()) {
       if (auto ok = s.fleet->subscribe(filter, 1); !ok) {
         return prefixed(ok.error(), "subscribing to " + filter);
       }
@@ -337,6 +368,8 @@ void FleetService::stop() {
   s.device_api.reset();
   s.jobs_api_ready = nullptr;
   s.jobs_api.reset();
+  s.streams_api_ready = nullptr;
+  s.streams_api.reset();
   s.rollouts.reset();
   s.job_notifier.reset();
   if (s.broker) s.broker->stop();

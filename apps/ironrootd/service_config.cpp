@@ -45,6 +45,18 @@ topic_prefix = "$aws"
 # The CAs' organisation name.
 name = "ironroot"
 device_validity_days = 365
+
+[streams]
+# The MQTT file streams that serve firmware to devices (docs/ota-streams.md). Per MQTT client:
+# GetStream and DescribeStream requests, a burst that refills at a rate...
+requests_per_minute = 1200
+request_burst = 60
+# ...and block bytes, likewise (the burst is at least 131072, one GetStream's most).
+# A request over either limit is dropped and logged; the device asks again later.
+bytes_per_second = 1048576
+burst_bytes = 2097152
+# Firmware images kept open for streaming (each hashed once when opened).
+open_streams = 16
 )";
 
 std::string where(const toml::node& node, std::string_view key, std::string_view origin) {
@@ -159,6 +171,20 @@ Status read_ca(const toml::table& t, std::string_view origin, CaConfig& ca) {
   return r.no_unknown_keys();
 }
 
+Status read_streams(const toml::table& t, std::string_view origin, StreamsConfig& st) {
+  constexpr std::int64_t kMaxRate = 1'000'000'000;
+  TableReader r(t, "streams", origin);
+  for (Status s :
+       {r.integer("requests_per_minute", st.requests_per_minute, 1, kMaxRate),
+        r.integer("request_burst", st.request_burst, 1, kMaxRate),
+        r.integer("bytes_per_second", st.bytes_per_second, 1, std::int64_t{1} << 40),
+        r.integer("burst_bytes", st.burst_bytes, kMinStreamBurstBytes, std::int64_t{1} << 40),
+        r.integer("open_streams", st.open_streams, 1, 1024)}) {
+    if (!s) return s;
+  }
+  return r.no_unknown_keys();
+}
+
 }  // namespace
 
 std::string_view default_config_text() {
@@ -182,11 +208,12 @@ Result<ServiceConfig> parse_service_config(std::string_view text, std::string_vi
     const std::string name(key.str());
     if (!node.is_table()) continue;
     const toml::table& table = *node.as_table();
-    Status read = name == "api"      ? read_api(table, origin, config.api)
-                  : name == "broker" ? read_broker(table, origin, config.broker)
-                  : name == "ca"     ? read_ca(table, origin, config.ca)
-                                     : fail(where(node, "[" + name + "]", origin) +
-                                            " is not a known section (api, broker, ca)");
+    Status read = name == "api"       ? read_api(table, origin, config.api)
+                  : name == "broker"  ? read_broker(table, origin, config.broker)
+                  : name == "ca"      ? read_ca(table, origin, config.ca)
+                  : name == "streams" ? read_streams(table, origin, config.streams)
+                                      : fail(where(node, "[" + name + "]", origin) +
+                                             " is not a known section (api, broker, ca, streams)");
     if (!read) return tl::unexpected(read.error());
   }
   if (auto ok = top.no_unknown_keys(); !ok) return tl::unexpected(ok.error());

@@ -39,11 +39,33 @@ struct CaConfig {
   unsigned device_validity_days = 365;
 };
 
+// The MQTT file streams that serve firmware images to devices (docs/ota-streams.md): what one
+// client (MQTT client id) may ask of them, and how many images stay open. A request over a limit
+// is dropped (logged, no reply): the device asks again when its block timer fires.
+// The smallest streams.burst_bytes: the most block bytes one GetStream is answered with
+// (protocol::kMaxBytesPerGetStream, which streams_api.cpp checks it against).
+inline constexpr std::uint64_t kMinStreamBurstBytes = 131072;
+
+struct StreamsConfig {
+  // GetStream and DescribeStream requests: a bucket of `request_burst` that refills at
+  // `requests_per_minute`.
+  std::uint32_t requests_per_minute = 1200;
+  std::uint32_t request_burst = 60;
+  // Block bytes sent: a bucket of `burst_bytes` that refills at `bytes_per_second`. The burst is
+  // at least 131072, the most one GetStream is answered with.
+  std::uint64_t bytes_per_second = 1024 * 1024;
+  std::uint64_t burst_bytes = 2 * 1024 * 1024;
+  // Firmware images kept open (each checked once against its SHA-256 when opened), the least
+  // recently used closed first.
+  std::uint32_t open_streams = 16;
+};
+
 struct ServiceConfig {
   std::filesystem::path data_dir = "ironroot-data";
   ApiConfig api;
   BrokerConfig broker;
   CaConfig ca;
+  StreamsConfig streams;
 };
 
 // The embedded default, as `ironrootd --print-default-config` prints it.

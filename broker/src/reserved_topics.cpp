@@ -82,6 +82,11 @@ bool is_api_request(std::string_view topic, std::string_view prefix) {
   if (levels[0] == "things" && levels.size() >= 4 && levels[2] == "jobs") {
     return !(levels.size() == 4 && (levels[3] == "notify" || levels[3] == "notify-next"));
   }
+  // MQTT file streams: things/<thing>/streams/<stream>/<get|describe>/<format>; the replies
+  // (data, description, rejected) are not requests.
+  if (levels[0] == "things" && levels.size() == 6 && levels[2] == "streams") {
+    return levels[4] == "get" || levels[4] == "describe";
+  }
   return false;
 }
 

@@ -65,9 +65,13 @@ Status validate_api_prefix(std::string_view prefix);
 //   <prefix>/certificates/<...>             (fleet provisioning: create, create-from-csr)
 //   <prefix>/provisioning-templates/<...>   (fleet provisioning: provision)
 //   <prefix>/things/<thing>/jobs/<...>      (jobs: $next/get, start-next, <job id>/update, get...)
+//   <prefix>/things/<thing>/streams/<stream>/get/<format>       (MQTT file streams: GetStream)
+//   <prefix>/things/<thing>/streams/<stream>/describe/<format>  (DescribeStream)
 // with at least one level after `certificates`, `provisioning-templates` or `jobs`; replies
-// (last level `accepted` or `rejected`) and the jobs notices (`jobs/notify`, `jobs/notify-next`)
-// are not requests. Any other topic (shadows, events, a device's own topics) is not.
+// (last level `accepted` or `rejected`), the jobs notices (`jobs/notify`, `jobs/notify-next`) and
+// the streams' replies (`.../data/<format>`, `.../description/<format>`,
+// `.../rejected/<format>`) are not requests. Any other topic (shadows, events, a device's own
+// topics) is not.
 bool is_api_request(std::string_view topic, std::string_view prefix);
 
 // `$ironroot/from/<client id>/<certificate id>/<topic>`. Fails, saying why, when the client id

@@ -6,5 +6,6 @@ target_sources(ironroot_fleet PRIVATE
   ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_dispatch.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_targets.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_device.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_approvals.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_approvals.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/jobs_ota.cpp)
 target_link_libraries(ironroot_fleet PUBLIC ironroot::protocol)

@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -92,6 +94,13 @@ class Inbox {
       return std::any_of(messages_.begin(), messages_.end(),
                          [&](const mqtt::Message& m) { return m.topic == topic; });
     });
+    return messages_;
+  }
+  // Waits until `done` holds for the messages so far; returns them.
+  std::vector<mqtt::Message> wait_until(
+      const std::function<bool(const std::vector<mqtt::Message>&)>& done) {
+    std::unique_lock lock(mutex_);
+    arrived_.wait_for(lock, kTimeout, [&] { return done(messages_); });
     return messages_;
   }
   std::vector<mqtt::Message> all() {
@@ -653,6 +662,75 @@ TEST_F(BrokerPluginTest, AnApiRequestReachesOnlyTheFleetWithItsSender) {
   EXPECT_NE(publish(fleet, forged).find("Not authorized"), std::string::npos);
 }
 
+// MQTT file streams as AWS's OTA agent uses them: it subscribes to its stream's data topic at
+// QoS 0, publishes GetStream at QoS 0, and reads the blocks; the request reaches the fleet
+// service alone, rewritten with its sender, and each block the service relays reaches that device
+// once, at the QoS the service published it with.
+TEST_F(BrokerPluginTest, AStreamRequestReachesOnlyTheFleetAndItsBlocksOnlyItsDevice) {
+  Identity lamp1 = device("lamp-1");
+  ASSERT_TRUE(registry_->create_policy("test", "everything", kEverythingPolicy));
+  Identity spy = device("spy", "everything");
+  ASSERT_NO_FATAL_FAILURE(start_broker());
+  Inbox inbox, spy_inbox, fleet_inbox;
+  mqtt::Client& fleet = fleet_client(&fleet_inbox);
+  mqtt::Client& c1 = client(lamp1, "lamp-1", &inbox);
+  mqtt::Client& s = client(spy, "spy", &spy_inbox);
+  ASSERT_NO_FATAL_FAILURE(expect_connected(fleet));
+  ASSERT_NO_FATAL_FAILURE(expect_connected(c1));
+  ASSERT_NO_FATAL_FAILURE(expect_connected(s));
+  const std::string stream = "$aws/things/lamp-1/streams/fw-0123";
+  const std::string data = stream + "/data/cbor";
+  EXPECT_TRUE(c1.subscribe(data, 0));
+  EXPECT_TRUE(c1.wait_until(
+      [](const mqtt::ClientStats& st) { return st.subscriptions_acknowledged > 0; }, kTimeout));
+  EXPECT_EQ(c1.stats().last_error, "");
+  EXPECT_EQ(subscribe(s, "$aws/things/lamp-1/#"), "");
+  EXPECT_EQ(subscribe(fleet, std::string(broker::kFromPrefix) + "#"), "");
+  EXPECT_EQ(subscribe(fleet, "$aws/#"), "");
+
+  for (const std::string& request : {stream + "/get/cbor", stream + "/describe/json"}) {
+    const auto before = c1.stats().acknowledged;
+    ASSERT_TRUE(c1.publish(request, as_bytes("request"), 0));
+    EXPECT_TRUE(c1.wait_until([&](const mqtt::ClientStats& st) { return st.acknowledged > before; },
+                              kTimeout));
+    const std::string rewritten =
+        std::string(broker::kFromPrefix) + "lamp-1/" + lamp1.id() + "/" + request;
+    EXPECT_EQ(fleet_inbox.wait_for_topic(rewritten).back().topic, rewritten);
+  }
+  // A block at QoS 0 (on the subscribed topic) and the description at QoS 1 (not subscribed).
+  ASSERT_TRUE(
+      fleet.publish(std::string(broker::kRelayPrefix) + "lamp-1/" + data, as_bytes("block 0"), 0));
+  const std::string description = stream + "/description/json";
+  EXPECT_EQ(publish(fleet, std::string(broker::kRelayPrefix) + "lamp-1/" + description, "{}"), "");
+  inbox.wait_for_topic(data);
+  inbox.wait_for_topic(description);
+
+  // A marker on the data topic, published later: by then the device has each relayed message once
+  // and the spy and the fleet's `$aws/#` nothing of the requests or replies.
+  EXPECT_EQ(publish(fleet, data, "marker"), "");
+  auto received = inbox.wait_until([](const std::vector<mqtt::Message>& messages) {
+    return std::any_of(messages.begin(), messages.end(),
+                       [](const mqtt::Message& m) { return as_chars(m.payload) == "marker"; });
+  });
+  ASSERT_EQ(topics_of(received).size(), 3u) << ::testing::PrintToString(topics_of(received));
+  for (const mqtt::Message& m : received) {
+    if (m.topic == data && as_chars(m.payload) == "block 0") {
+      EXPECT_EQ(m.qos, 0);
+    }
+    if (m.topic == description) {
+      EXPECT_EQ(m.qos, 1);
+    }
+  }
+  EXPECT_EQ(topics_of(spy_inbox.wait_for_topic(data)), std::vector<std::string>{data});
+  const auto fleet_seen = topics_of(fleet_inbox.wait_for_topic(data));
+  EXPECT_EQ(std::count(fleet_seen.begin(), fleet_seen.end(), data), 1) << fleet_seen.size();
+  EXPECT_EQ(std::count_if(fleet_seen.begin(), fleet_seen.end(),
+                          [](const std::string& t) {
+                            return t.starts_with("$aws/things/lamp-1/streams/fw-0123/get");
+                          }),
+            0);
+}
+
 TEST_F(BrokerPluginTest, AJobsRequestUnderAConfiguredPrefixNamesItsThing) {
   ASSERT_TRUE(registry_->create_policy("test", "everything", kEverythingPolicy));
   Identity lamp1 = device("lamp-1", "everything");
@@ -779,17 +857,33 @@ TEST(ReservedTopics, ApiRequestsAreTheDevicesRequestsNotTheReplies) {
        {"$aws/certificates/create/json", "$aws/certificates/create-from-csr/cbor",
         "$aws/provisioning-templates/factory/provision/json", "$aws/things/lamp-1/jobs/$next/get",
         "$aws/things/lamp-1/jobs/start-next", "$aws/things/lamp-1/jobs/job-7/update",
-        "$aws/things/lamp-1/jobs/job-7/get", "$aws/things/lamp-1/jobs/get"}) {
+        "$aws/things/lamp-1/jobs/job-7/get", "$aws/things/lamp-1/jobs/get",
+        "$aws/things/lamp-1/streams/fw-0123/get/cbor", "$aws/things/lamp-1/streams/s/get/json",
+        "$aws/things/lamp-1/streams/fw-0123/describe/cbor",
+        "$aws/things/lamp-1/streams/s/describe/json"}) {
     EXPECT_TRUE(broker::is_api_request(request, "$aws")) << request;
   }
-  for (const char* other :
-       {"$aws/certificates/create/json/accepted", "$aws/certificates/create-from-csr/json/rejected",
-        "$aws/provisioning-templates/factory/provision/json/accepted",
-        "$aws/things/lamp-1/jobs/$next/get/accepted", "$aws/things/lamp-1/jobs/notify",
-        "$aws/things/lamp-1/jobs/notify-next", "$aws/things/lamp-1/jobs",
-        "$aws/things/lamp-1/shadow/get", "$aws/things/lamp-1/telemetry", "$aws/certificates",
-        "$aws/events/presence/connected/lamp-1", "$awsx/certificates/create/json",
-        "acme/certificates/create/json", "$aws"}) {
+  for (const char* other : {"$aws/certificates/create/json/accepted",
+                            "$aws/certificates/create-from-csr/json/rejected",
+                            "$aws/provisioning-templates/factory/provision/json/accepted",
+                            "$aws/things/lamp-1/jobs/$next/get/accepted",
+                            "$aws/things/lamp-1/jobs/notify",
+                            "$aws/things/lamp-1/jobs/notify-next",
+                            "$aws/things/lamp-1/jobs",
+                            "$aws/things/lamp-1/shadow/get",
+                            "$aws/things/lamp-1/telemetry",
+                            "$aws/certificates",
+                            "$aws/events/presence/connected/lamp-1",
+                            "$awsx/certificates/create/json",
+                            "acme/certificates/create/json",
+                            "$aws",
+                            "$aws/things/lamp-1/streams/s/data/cbor",
+                            "$aws/things/lamp-1/streams/s/description/json",
+                            "$aws/things/lamp-1/streams/s/rejected/cbor",
+                            "$aws/things/lamp-1/streams/s/get",
+                            "$aws/things/lamp-1/streams/s/get/cbor/extra",
+                            "$aws/things/lamp-1/streams/s",
+                            "$aws/things/lamp-1/stream/s/get/cbor"}) {
     EXPECT_FALSE(broker::is_api_request(other, "$aws")) << other;
   }
   EXPECT_TRUE(broker::is_api_request("acme/api/certificates/create/json", "acme/api"));

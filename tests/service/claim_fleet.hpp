@@ -2,7 +2,7 @@
 // tests and the fleet benchmark: a claim identity (key in a file, certificate from ironrootd's
 // CA through `ironroot ca issue`) registered with a policy that allows only the provisioning
 // topics, a device policy that confines each thing to its own topics (its application's and its
-// jobs API's), and the template
+// jobs API's and its MQTT file streams'), and the template
 // "AcmeFleet" (ThingName, SerialNumber -> thing, attribute serial, ACTIVE certificate,
 // DevicePolicy; DeviceConfiguration Telemetry=60).
 #pragma once
@@ -37,7 +37,9 @@ inline const nlohmann::json kDevicePolicy = nlohmann::json::parse(R"({"Version":
      "Resource": ["arn:aws:iot:*:*:topic/things/${iot:Connection.Thing.ThingName}/*",
                   "arn:aws:iot:*:*:topicfilter/things/${iot:Connection.Thing.ThingName}/*",
                   "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
-                  "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*"]}]})");
+                  "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*",
+                  "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/streams/*",
+                  "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/streams/*"]}]})");
 
 inline const nlohmann::json kFleetTemplate = nlohmann::json::parse(R"({
   "Parameters": {"ThingName": {"Type": "String"}, "SerialNumber": {"Type": "String"}},

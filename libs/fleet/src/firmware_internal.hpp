@@ -18,6 +18,11 @@ Status check_label(std::string_view what, std::string_view text, std::size_t max
 // 64 hex digits, either case; returns them in lower case. `what`: "firmware", "code-signing key".
 Result<std::string> normalize_sha256_id(std::string_view what, std::string_view id);
 
+// The image whose id starts with `id_prefix` (the 40 lower-case hex digits of a firmware stream
+// id); nullopt when there is none. Two images that share those 160 bits are an internal error.
+RegistryResult<std::optional<FirmwareImage>> load_stream_image(Database& db,
+                                                               std::string_view id_prefix);
+
 // The key with this id (normalized); nullopt when none.
 RegistryResult<std::optional<CodeSigningKey>> load_key(Database& db, std::string_view id);
 

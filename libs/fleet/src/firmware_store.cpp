@@ -13,6 +13,7 @@
 #include "firmware_internal.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/image/image.hpp"
+#include "ironroot/protocol/streams.hpp"
 
 namespace ironroot::fleet {
 
@@ -470,6 +471,51 @@ RegistryResult<FirmwareContent> FirmwareStore::open_content(std::string_view id)
                           fd.error().message + "; upload the image again to repair it"});
   }
   return FirmwareContent(std::move(*image), std::move(*fd));
+}
+
+namespace firmware_detail {
+
+RegistryResult<std::optional<FirmwareImage>> load_stream_image(Database& db,
+                                                               std::string_view id_prefix) {
+  // Ids are lower-case hex: every id that starts with the prefix sorts below prefix + "g".
+  auto stmt = db.prepare(std::string(kImageSelect) + "WHERE f.id >= ?1 AND f.id < ?2 LIMIT 2");
+  if (!stmt) return internal(stmt.error());
+  stmt->bind(1, id_prefix).bind(2, std::string(id_prefix) + "g");
+  std::optional<FirmwareImage> found;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return internal(row.error());
+    if (!*row) break;
+    auto image = read_image(*stmt);
+    if (!image) return tl::unexpected(image.error());
+    if (found) {
+      return internal(Error{"firmware images " + found->id + " and " + image->image.id +
+                            " share the stream id " + firmware_stream_id(found->id) +
+                            ": delete one of them"});
+    }
+    found = std::move(image->image);
+  }
+  return found;
+}
+
+}  // namespace firmware_detail
+
+RegistryResult<FirmwareImage> FirmwareStore::describe_stream(std::string_view stream_id) {
+  auto prefix = firmware_id_prefix_of_stream(stream_id);
+  if (!prefix) {
+    return not_found("'" + std::string(stream_id.substr(0, protocol::kMaxStreamIdSize)) +
+                     "' is not a firmware stream (fw- and 40 lower-case hex digits)");
+  }
+  auto image = load_stream_image(db_, *prefix);
+  if (!image) return tl::unexpected(image.error());
+  if (!*image) return not_found("no firmware image serves stream " + std::string(stream_id));
+  return std::move(**image);
+}
+
+RegistryResult<FirmwareContent> FirmwareStore::open_stream(std::string_view stream_id) {
+  auto image = describe_stream(stream_id);
+  if (!image) return tl::unexpected(image.error());
+  return open_content(image->id);
 }
 
 RegistryResult<Bytes> FirmwareContent::read_range(std::uint64_t offset, std::size_t length) const {

@@ -105,6 +105,11 @@ RegistryResult<std::optional<std::set<std::string>>> group_things(Database& db,
 // Status details as AWS bounds them (protocol/jobs.hpp), checked by the protocol's own decoder.
 Status check_status_details(const protocol::StatusDetails& details);
 
+// A new job's document, when it holds "afr_ota": it must decode (protocol::OtaJobDocument), and
+// when its streamname is a firmware stream (firmware_stream_id), name an image of the
+// repository, as file id 0, of the size files[0].filesize says. Refused (invalid) otherwise.
+RegistryResult<void> check_ota_job(Database& db, std::string_view document);
+
 // "job 'ota-1' on thing 'lamp-1'".
 std::string execution_name(std::string_view job_id, std::string_view thing);
 

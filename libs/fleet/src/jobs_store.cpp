@@ -266,6 +266,8 @@ RegistryResult<Job> JobStore::create_job(std::string_view actor, const NewJob& s
     auto existing = exists(db_, "SELECT 1 FROM jobs WHERE id = ?1", spec.job_id);
     if (!existing) return tl::unexpected(existing.error());
     if (*existing) return already_exists(quoted("job", spec.job_id) + " already exists");
+    // Under the write lock: the image the document names cannot be deleted in between.
+    if (auto ok = check_ota_job(db_, spec.document); !ok) return tl::unexpected(ok.error());
     std::set<std::string> things;
     for (const std::string& name : thing_targets) {
       auto thing = exists(db_, "SELECT 1 FROM things WHERE name = ?1", name);

@@ -32,7 +32,9 @@
 
 namespace ironroot::fleet {
 
-inline constexpr std::uint64_t kDefaultMaxFirmwareSize = 16 * 1024 * 1024;
+// Enough for the debug build of the reference firmware (tens of MB under the sanitizers) and for
+// application-processor images; MCU images are far smaller.
+inline constexpr std::uint64_t kDefaultMaxFirmwareSize = 64 * 1024 * 1024;
 inline constexpr std::size_t kMaxFirmwareNameLength = 128;
 inline constexpr std::size_t kMaxFirmwareDescriptionLength = 2028;
 inline constexpr std::size_t kMaxCodeSigningKeyNameLength = 128;
@@ -194,6 +196,17 @@ class FirmwareStore {
   // record's, reading it in bounded blocks. Refused: no such image (not_found); a missing,
   // altered or truncated file (internal, naming the file and saying how to repair it).
   RegistryResult<FirmwareContent> open_content(std::string_view id);
+
+  // --- MQTT file streams (docs/ota-streams.md) ---
+
+  // The image a firmware stream serves: the image whose id starts with the 40 hex digits that
+  // `stream_id` names (firmware_id_prefix_of_stream). Refused (not_found): a stream id that is
+  // not a firmware stream's, or no such image (never uploaded, or deleted since). One indexed
+  // query; reads no image bytes.
+  RegistryResult<FirmwareImage> describe_stream(std::string_view stream_id);
+  // describe_stream, then open_content: the checked bytes the stream serves. Hashes the whole
+  // file, so a server keeps what it opened rather than calling this per request.
+  RegistryResult<FirmwareContent> open_stream(std::string_view stream_id);
 
  private:
   FirmwareStore(Database db, std::filesystem::path content_dir, Clock clock,

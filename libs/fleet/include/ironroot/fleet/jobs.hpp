@@ -260,7 +260,10 @@ class JobStore {
   // Creates the job IN_PROGRESS and one QUEUED, undispatched execution for each distinct thing
   // its targets name now (a dynamic group's: the things its query matches). Refused: any
   // invalid field (invalid), a job of that id (already_exists), a target that does not exist
-  // (not_found).
+  // (not_found). A document with "afr_ota" (an OTA job) is refused (invalid) unless
+  // protocol::OtaJobDocument::decode takes it and, when its streamname is a firmware stream
+  // (firmware.hpp, firmware_stream_id), the firmware repository in the same database has that
+  // image and files[0] is file id 0 of the image's size.
   RegistryResult<Job> create_job(std::string_view actor, const NewJob& job);
   RegistryResult<Job> describe_job(std::string_view job_id);
   // In job id order, with their counts.
@@ -346,6 +349,12 @@ class JobStore {
   // The reply's execution for notify-next and DescribeJobExecution, with the job document.
   RegistryResult<std::optional<protocol::JobExecution>> next_pending_execution(
       std::string_view thing);
+
+  // Whether the thing has a pending execution it can see (IN_PROGRESS, or QUEUED and
+  // dispatched) of a job whose document's afr_ota.streamname is `stream_id`: the MQTT file
+  // stream service lets a device read a stream only then (docs/ota-streams.md). One query.
+  RegistryResult<bool> has_pending_ota_execution(std::string_view thing,
+                                                 std::string_view stream_id);
 
   // StartNextPendingJobExecution: moves the next pending execution from QUEUED to IN_PROGRESS
   // with the request's statusDetails and step timeout; an IN_PROGRESS one is returned unchanged.
