@@ -41,9 +41,15 @@ class FleetDeviceE2E : public DeviceE2E {
  protected:
   void SetUp() override {
     ::chmod(temp_.path().c_str(), 0755);  // Mosquitto runs as its own user
-    daemon_ = std::make_unique<Daemon>(ports_.args(data_));
+    std::vector<std::string> args = ports_.args(data_);
+    const std::vector<std::string> extra = daemon_args();
+    args.insert(args.end(), extra.begin(), extra.end());
+    daemon_ = std::make_unique<Daemon>(args);
     ASSERT_TRUE(daemon_->wait_for_log("ironrootd is running")) << daemon_->log();
   }
+
+  // More command-line arguments for ironrootd.
+  virtual std::vector<std::string> daemon_args() { return {}; }
 
   json call(const std::string& method, const std::string& path, const json& body = nullptr,
             int expected = 200) {
