@@ -102,28 +102,19 @@ Result<SlotImage> Bootloader::inspect(flash::FlashArea& slot, bool check_counter
   return validate(slot, check_counter, nullptr);
 }
 
-Result<SlotImage> Bootloader::validate(flash::FlashArea& slot, bool check_counter, Bytes* bytes) {
-  const std::uint64_t usable = slot.size() - trailer_size();
-  auto data = read_image(slot, usable);
-  if (!data) return tl::unexpected(data.error());
-  std::vector<crypto::Sha256Digest> trusted;
-  std::vector<unsigned> trusted_slots;
-  for (unsigned k = 0; k < kFirmwareKeySlots; ++k) {
-    auto key = otp_->firmware_key(k);
-    if (key && !otp_->is_revoked(k)) {
-      trusted.push_back(*key);
-      trusted_slots.push_back(k);
-    }
-  }
-  image::VerifyOptions options{slot.size(), trailer_size()};
-  auto verified = image::verify_image_by_key_hash(*data, trusted, options);
+namespace {
+
+// What validate() concludes from a verification of the image `parsed` (when it parsed): why a
+// refused key is refused, then the security counter, then the slot's description.
+Result<SlotImage> conclude(const Result<image::VerifiedImage, image::ImageError>& verified,
+                           const image::ImageView* parsed, const Otp& otp,
+                           std::span<const unsigned> trusted_slots, bool check_counter) {
   if (!verified) {
-    if (verified.error().fault == image::ImageFault::key_not_trusted) {
+    if (verified.error().fault == image::ImageFault::key_not_trusted && parsed) {
       // Say so when the key is one the device once trusted and has revoked.
-      auto parsed = image::parse_image(*data);
-      for (unsigned k = 0; parsed && k < kFirmwareKeySlots; ++k) {
-        auto fused = otp_->firmware_key(k);
-        if (!fused || !otp_->is_revoked(k)) continue;
+      for (unsigned k = 0; k < kFirmwareKeySlots; ++k) {
+        auto fused = otp.firmware_key(k);
+        if (!fused || !otp.is_revoked(k)) continue;
         for (const image::Tlv& t : parsed->tlvs) {
           if (t.type == image::tlv::kPubKey && crypto::sha256(t.value) == *fused) {
             return fail("image " + parsed->header.version.to_string() +
@@ -141,7 +132,7 @@ Result<SlotImage> Bootloader::validate(flash::FlashArea& slot, bool check_counte
     return fail("image " + view.header.version.to_string() +
                 " has no security counter; sign it with -s (e.g. -s auto)");
   }
-  const std::uint32_t fused = otp_->security_counter(kFirmwareCounter);
+  const std::uint32_t fused = otp.security_counter(kFirmwareCounter);
   if (check_counter && *counter < fused) {
     return fail("image " + view.header.version.to_string() + " has security counter " +
                 std::to_string(*counter) + ", below the fused " + std::to_string(fused) +
@@ -156,14 +147,47 @@ Result<SlotImage> Bootloader::validate(flash::FlashArea& slot, bool check_counte
   info.header_size = view.header.hdr_size;
   info.payload_size = view.header.img_size;
   info.size = view.size;
-  if (bytes) *bytes = std::move(*data);
   return info;
+}
+
+}  // namespace
+
+Result<SlotImage> Bootloader::validate(flash::FlashArea& slot, bool check_counter, Bytes* bytes) {
+  const std::uint64_t usable = slot.size() - trailer_size();
+  auto size = image_size(slot, usable);
+  if (!size) return tl::unexpected(size.error());
+  std::vector<crypto::Sha256Digest> trusted;
+  std::vector<unsigned> trusted_slots;
+  for (unsigned k = 0; k < kFirmwareKeySlots; ++k) {
+    auto key = otp_->firmware_key(k);
+    if (key && !otp_->is_revoked(k)) {
+      trusted.push_back(*key);
+      trusted_slots.push_back(k);
+    }
+  }
+  const image::VerifyOptions options{slot.size(), trailer_size()};
+  if (bytes) {
+    // The caller runs these bytes: they are read once and verified in RAM, never re-read.
+    Bytes data(static_cast<std::size_t>(*size));
+    if (auto r = slot.read(0, data); !r) return fail(r.error().message);
+    auto parsed = image::parse_image(data);
+    auto info = conclude(image::verify_image_by_key_hash(data, trusted, options),
+                         parsed ? &*parsed : nullptr, *otp_, trusted_slots, check_counter);
+    if (info) *bytes = std::move(data);
+    return info;
+  }
+  // Only a judgement is needed: verified from flash, a TLV area or 4 KiB chunk at a time.
+  SlotImageSource source(slot, *size);
+  auto stored = image::StoredImage::read(source);
+  if (!stored) return fail(stored.error().message);
+  return conclude(image::verify_image_by_key_hash(*stored, source, trusted, options),
+                  &stored->view(), *otp_, trusted_slots, check_counter);
 }
 
 std::uint32_t Bootloader::image_extent(flash::FlashArea& slot) {
   const std::uint64_t usable = slot.size() - trailer_size();
-  auto data = read_image(slot, usable);
-  return static_cast<std::uint32_t>(data ? data->size() : usable);
+  auto size = image_size(slot, usable);
+  return static_cast<std::uint32_t>(size ? *size : usable);
 }
 
 // The units an operation covers are every unit holding image bytes (a prefix of the slot) and the

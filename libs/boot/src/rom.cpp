@@ -8,11 +8,15 @@ namespace ironroot::boot {
 Result<SlotImage> rom_verify_bootloader(flash::FlashArea& area, const Otp& otp) {
   auto anchor = otp.rom_trust_anchor();
   if (!anchor) return fail("ROM: no trust anchor is fused; the device was never provisioned");
-  auto data = read_image(area, area.size());
-  if (!data) return fail("ROM: bootloader: " + data.error().message);
+  auto size = image_size(area, area.size());
+  if (!size) return fail("ROM: bootloader: " + size.error().message);
+  // Verified from flash a chunk at a time: the ROM stage holds no copy of the bootloader.
+  SlotImageSource source(area, *size);
+  auto stored = image::StoredImage::read(source);
+  if (!stored) return fail("ROM: bootloader image refused: " + stored.error().message);
   const crypto::Sha256Digest trusted[] = {*anchor};
-  auto verified =
-      image::verify_image_by_key_hash(*data, trusted, image::VerifyOptions{area.size(), 0});
+  auto verified = image::verify_image_by_key_hash(*stored, source, trusted,
+                                                  image::VerifyOptions{area.size(), 0});
   if (!verified) return fail("ROM: bootloader image refused: " + verified.error().message);
   const image::ImageView& view = verified->image;
   auto counter = view.security_counter().value_or(0);

@@ -1,6 +1,7 @@
 #include "ironroot/boot/slot_state.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "ironroot/image/format.hpp"
 
@@ -21,18 +22,13 @@ flash::FlashResult<void> erase_covering(flash::FlashArea& area, std::uint64_t be
 
 }  // namespace
 
-Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit) {
-  auto read = [&](std::uint64_t offset, std::uint64_t length) -> Result<Bytes> {
-    Bytes data(static_cast<std::size_t>(length));
-    if (auto r = slot.read(offset, data); !r) return fail(r.error().message);
-    return data;
-  };
+Result<std::uint64_t> image_size(flash::FlashArea& slot, std::uint64_t limit) {
   if (limit < image::kImageHeaderSize) return fail("the slot is too small for an image header");
-  auto header = read(0, image::kImageHeaderSize);
-  if (!header) return header;
-  const image::ImageHeader h = image::ImageHeader::decode(*header);
+  std::array<std::byte, image::kImageHeaderSize> header{};
+  if (auto r = slot.read(0, header); !r) return fail(r.error().message);
+  const image::ImageHeader h = image::ImageHeader::decode(header);
   if (h.magic != image::kImageMagic) {
-    bool erased = std::all_of(header->begin(), header->end(),
+    bool erased = std::all_of(header.begin(), header.end(),
                               [&](std::byte b) { return b == slot.erased_value(); });
     return fail(erased ? "the slot is empty" : "no MCUboot image in the slot (bad magic)");
   }
@@ -41,16 +37,33 @@ Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit) {
     return fail("image is too large for the slot: its header claims " + std::to_string(tlv_start) +
                 " bytes before the TLVs, the slot holds " + std::to_string(limit));
   }
-  auto info = read(tlv_start, image::kTlvInfoSize);
-  if (!info) return info;
+  std::array<std::byte, image::kTlvInfoSize> info{};
+  if (auto r = slot.read(tlv_start, info); !r) return fail(r.error().message);
   const std::uint64_t total =
       tlv_start +
-      std::max<std::uint64_t>(load_le16(ByteView(*info).subspan(2)), image::kTlvInfoSize);
+      std::max<std::uint64_t>(load_le16(ByteView(info).subspan(2)), image::kTlvInfoSize);
   if (total > limit) {
     return fail("image is too large for the slot: " + std::to_string(total) +
                 " bytes, the slot holds " + std::to_string(limit) + " before its trailer");
   }
-  return read(0, total);
+  return total;
+}
+
+Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit) {
+  auto size = image_size(slot, limit);
+  if (!size) return tl::unexpected(size.error());
+  Bytes data(static_cast<std::size_t>(*size));
+  if (auto r = slot.read(0, data); !r) return fail(r.error().message);
+  return data;
+}
+
+Status SlotImageSource::read(std::uint64_t offset, std::span<std::byte> out) {
+  if (offset > size_ || out.size() > size_ - offset) {
+    return fail("reading " + std::to_string(out.size()) + " bytes at offset " +
+                std::to_string(offset) + " of a " + std::to_string(size_) + "-byte image");
+  }
+  if (auto r = slot_->read(offset, out); !r) return fail(r.error().message);
+  return {};
 }
 
 image::TrailerLayout slot_trailer_layout(const flash::FlashArea& slot) {

@@ -46,8 +46,10 @@ struct SlotImage {
 
 struct BootResult {
   SlotImage firmware;
-  Bytes image;             // the verified image bytes: start the payload from these, never re-read
-  bool test_boot = false;  // not yet confirmed: it is reverted unless it confirms itself
+  // The verified image bytes: start the payload from these, never re-read. The one step of boot()
+  // that holds an image in RAM (every other step verifies from flash), because these are what run.
+  Bytes image;
+  bool test_boot = false;           // not yet confirmed: it is reverted unless it confirms itself
   std::vector<std::string> events;  // what this boot did, oldest first
 };
 
@@ -80,7 +82,9 @@ class Bootloader {
   Result<BootResult, BootFailure> boot();
 
   // Validates the image in a slot as boot() would (without the security counter check when
-  // `check_counter` is false). For `ironroot-device status`.
+  // `check_counter` is false), from flash: header and TLV areas copied, the hashed bytes read in
+  // image::kImageReadChunk chunks, so RAM does not grow with the image. For `ironroot-device
+  // status` and the OTA agent's check of a downloaded update.
   Result<SlotImage> inspect(flash::FlashArea& slot, bool check_counter);
 
   // The journaled state (for status displays).

@@ -5,6 +5,7 @@
 
 #include "ironroot/core/result.hpp"
 #include "ironroot/flash/flash_area.hpp"
+#include "ironroot/image/image.hpp"
 #include "ironroot/image/trailer.hpp"
 
 namespace ironroot::boot {
@@ -19,6 +20,28 @@ flash::FlashResult<image::TrailerState> read_slot_trailer(flash::FlashArea& slot
 // info claim, never more than `limit` (fails, saying so, when the image claims more). Fails on an
 // empty slot or a bad magic. Nothing is verified.
 Result<Bytes> read_image(flash::FlashArea& slot, std::uint64_t limit);
+
+// How many bytes read_image() would read (the image's header, payload and TLV areas as its header
+// and TLV info claim), reading only the header and the TLV info. Fails as read_image() does.
+Result<std::uint64_t> image_size(flash::FlashArea& slot, std::uint64_t limit);
+
+// The first `size` bytes of a slot as an image::ImageSource: what image::StoredImage and the
+// streaming verify_image_by_key_hash() read, a header, TLV area or 4 KiB chunk at a time, so that
+// verifying a slot needs no RAM copy of its image. `size` is normally image_size(), which gives
+// the same judgement as verifying read_image()'s bytes. REQUIRES: size <= slot.size(); the slot
+// outlives this object.
+class SlotImageSource final : public image::ImageSource {
+ public:
+  SlotImageSource(flash::FlashArea& slot, std::uint64_t size) : slot_(&slot), size_(size) {}
+
+  std::uint64_t size() const override { return size_; }
+  // Fails (reading nothing) on a range past size(), or with the flash's error.
+  Status read(std::uint64_t offset, std::span<std::byte> out) override;
+
+ private:
+  flash::FlashArea* slot_;
+  std::uint64_t size_;
+};
 
 // Writes `image` at the start of the secondary slot (erasing the sectors it needs and the
 // trailer's) and marks it pending: image_ok first when `permanent`, the magic last, so that a power
