@@ -14,6 +14,8 @@
 // with --repeat at QoS 0 to a topic of the device, and one mosquitto_sub per device, connected as
 // the device with its certificate, counting them (-C).
 //
+// The service runs with its per-device stream limits lifted (they are a policy, not a capacity).
+//
 // Writes one JSON document (scripts/bench turns it into docs/BENCHMARKS.md).
 // Usage: ota_bench OUT.json [devices] [image KiB]
 #include <fcntl.h>
@@ -391,7 +393,18 @@ int main(int argc, char** argv) {
   ::chmod(temp.path().c_str(), 0755);  // Mosquitto runs as its own user
   const fs::path data = temp.path() / "data";
   ServicePorts ports;
-  Daemon daemon(ports.args(data));
+  // The streams' per-device limits (1 MiB/s by default) would set the pace: lift them, so that
+  // the figure is what the service and the broker can do.
+  const fs::path config = temp.path() / "ironrootd.toml";
+  require(write_file_atomic(config, as_bytes("[streams]\nrequests_per_minute = 6000000\n"
+                                             "request_burst = 100000\n"
+                                             "bytes_per_second = 10737418240\n"
+                                             "burst_bytes = 10737418240\n"))
+              .has_value(),
+          "config file");
+  std::vector<std::string> args = ports.args(data);
+  args.insert(args.end(), {"--config", config.string()});
+  Daemon daemon(args);
   require(daemon.wait_for_log("ironrootd is running"), "ironrootd did not start:\n" + daemon.log());
   OperatorClient api(ports.api, data);
   auto fleet = set_up_claim_fleet(api, data, temp.path());

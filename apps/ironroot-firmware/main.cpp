@@ -18,7 +18,8 @@
 // With IRONROOT_FIRMWARE_TAKE_JOBS=S (`ironroot-device run --take-jobs S`) the firmware then takes
 // jobs from the fleet until none has come for S seconds (updates.hpp): an OTA update downloads
 // into the update slot and reboots into it; on that test boot the OTA agent, not this file,
-// confirms the new image once it has told the fleet that it runs.
+// confirms the new image once it has told the fleet that it runs. IRONROOT_FIRMWARE_OTA_BLOCK_SIZE
+// sets the block size the OTA agent asks for (default 4096 bytes, as AWS's agent).
 //
 // Once the device has a certificate, the firmware connects with its identity and publishes a
 // hello (hello.hpp). On a test boot that is part of the self-test: an update that cannot reach the
@@ -124,6 +125,20 @@ Result<std::chrono::seconds> jobs_idle() {
   return std::chrono::seconds(seconds);
 }
 
+// IRONROOT_FIRMWARE_OTA_BLOCK_SIZE: the block size the OTA agent asks for (default 4096, as AWS's
+// agent); larger blocks mean fewer messages for a large image.
+Result<std::uint32_t> ota_block_size() {
+  const char* value = std::getenv("IRONROOT_FIRMWARE_OTA_BLOCK_SIZE");
+  if (value == nullptr || *value == '\0') return 4096u;
+  char* end = nullptr;
+  const unsigned long bytes = std::strtoul(value, &end, 10);
+  if (*end != '\0' || bytes < 256 || bytes > 131072) {
+    return fail("IRONROOT_FIRMWARE_OTA_BLOCK_SIZE='" + std::string(value) +
+                "' is not a number of bytes from 256 to 131072");
+  }
+  return static_cast<std::uint32_t>(bytes);
+}
+
 // The part of the self-test that needs the network: reach the fleet, when the device is enrolled.
 Status reach_fleet(const std::string& dir, const BootRecord& record) {
   auto timeout = connect_timeout();
@@ -216,6 +231,12 @@ int run(bool reboot) {
     session.test_boot = record->test_boot;
     session.idle = *take_jobs_for;
     if (auto timeout = connect_timeout()) session.connect_timeout = *timeout;
+    auto block_size = ota_block_size();
+    if (!block_size) {
+      std::cerr << "error: " << block_size.error().message << "\n";
+      return record->test_boot && resuming_update ? device::kRebootExitCode : kExitFailure;
+    }
+    session.ota_block_size = *block_size;
     session.self_test = [&folder, &record] { return self_test(*folder, *record); };
     auto jobs = firmware::take_jobs(*folder, session);
     if (!jobs) {

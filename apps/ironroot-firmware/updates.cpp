@@ -1,5 +1,6 @@
 #include "updates.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "ironroot/agent/jobs_client.hpp"
 #include "ironroot/agent/ota_agent.hpp"
 #include "ironroot/image/format.hpp"
+#include "ironroot/protocol/streams.hpp"
 
 namespace ironroot::firmware {
 
@@ -92,6 +94,11 @@ Result<JobsOutcome> take_jobs(device::DeviceFolder& folder, const JobsSession& s
 
   agent::OtaAgentSettings ota;
   ota.thing_name = identity->settings.thing_name;
+  ota.block_size = session.ota_block_size;
+  // AWS's agent asks for 8 blocks at a time; never more than the 128 KiB a request may return.
+  ota.window_blocks = std::max<std::uint32_t>(
+      1, std::min<std::uint32_t>(8, static_cast<std::uint32_t>(protocol::kMaxBytesPerGetStream) /
+                                        session.ota_block_size));
   auto ota_agent = agent::OtaAgent::create(std::move(ota), *s.connection, *s.device);
   if (!ota_agent) return prefixed(ota_agent.error(), "the OTA agent");
   s.agent = std::move(*ota_agent);

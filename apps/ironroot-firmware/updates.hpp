@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -29,6 +30,8 @@ struct JobsSession {
   // How long to wait for a job before powering off; also bounds each connection attempt.
   std::chrono::seconds idle{60};
   std::chrono::seconds connect_timeout{30};
+  // The OTA agent's block size (l): AWS's agent asks for 4096-byte blocks; 256 to 131072.
+  std::uint32_t ota_block_size = 4096;
   // The firmware's own checks that need no network (run by the OTA agent on a test boot, before
   // it confirms the image).
   std::function<Status()> self_test;

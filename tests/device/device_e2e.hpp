@@ -114,6 +114,7 @@ class RunningProcess {
       if (!read_more()) return "";
     }
   }
+  pid_t pid() const { return pid_; }
   void close_stdin() {
     if (stdin_ >= 0) ::close(stdin_);
     stdin_ = -1;

@@ -514,6 +514,7 @@ JobOutcome OtaAgent::run(const protocol::JobExecution& job, JobProgress& progres
   }
 
   int without_progress = 0;
+  std::string last_refusal;  // the last InternalError, for the message if the download gives up
   bool restarted = false;
   std::uint32_t reported = 0;
   {
@@ -593,10 +594,12 @@ JobOutcome OtaAgent::run(const protocol::JobExecution& job, JobProgress& progres
     if (s.rejection) {
       const protocol::StreamErrorResponse refusal = *s.rejection;
       s.rejection.reset();
+      const std::string refused =
+          refusal.code + (refusal.message.empty() ? std::string() : ": " + refusal.message);
       if (refusal.code != protocol::stream_errors::kInternalError) {
-        return failed("the stream service refused the request: " + refusal.code +
-                      (refusal.message.empty() ? std::string() : ": " + refusal.message));
+        return failed("the stream service refused the request: " + refused);
       }
+      last_refusal = refused;
     } else if (timed_out) {
       ++s.stats.timeouts;
     }
@@ -605,7 +608,8 @@ JobOutcome OtaAgent::run(const protocol::JobExecution& job, JobProgress& progres
     } else if (++without_progress >= s.settings.max_requests_without_progress) {
       return failed("the stream sent no block for " + std::to_string(without_progress) +
                     " requests in a row (" + std::to_string(s.settings.block_timeout.count()) +
-                    " ms each); received " + receive_text(s.received, identity.block_count));
+                    " ms each); received " + receive_text(s.received, identity.block_count) +
+                    (last_refusal.empty() ? std::string() : "; last refusal: " + last_refusal));
     }
   }
   {
