@@ -188,7 +188,7 @@ class DeviceOtaE2E : public FleetDeviceE2E {
 
 TEST_F(DeviceOtaE2E, AnUpdateIsDownloadedBootedSelfTestedAndConfirmed) {
   create_update(firmware("1.1.0"), "update-110");
-  run_taking_jobs(4096);  // AWS's agent's block size
+  run_taking_jobs();
   const std::string out = last_.err;
   EXPECT_TRUE(contains(out, "job update-110: the update is pending: restarting to boot it")) << out;
   EXPECT_TRUE(contains(out, "job update-110 (resumed): SUCCEEDED")) << out;
@@ -276,7 +276,7 @@ TEST_F(DeviceOtaE2E, ADeviceKilledThreeTimesDuringTheDownloadResumesEachTime) {
   const std::string image = firmware("1.1.0");
   const std::uint64_t image_size = fs::file_size(image);
   create_update(image, "resume");
-  auto device_run = start_taking_jobs(16384);
+  auto device_run = start_taking_jobs(kBigBlocks);
   pid_t killed = 0;
   for (double fraction : {0.25, 0.5, 0.75}) {
     ASSERT_TRUE(wait_for_progress("resume", fraction, *device_run))
@@ -302,7 +302,7 @@ TEST_F(DeviceOtaE2E, ADeviceKilledThreeTimesDuringTheDownloadResumesEachTime) {
 
 TEST_F(DeviceOtaE2E, ABrokerRestartDuringTheDownloadDoesNotFailTheUpdate) {
   create_update(firmware("1.1.0"), "broker-restart");
-  auto device_run = start_taking_jobs(16384);
+  auto device_run = start_taking_jobs(kBigBlocks);
   ASSERT_TRUE(wait_for_progress("broker-restart", 0.3, *device_run))
       << run_log() << daemon_->log();
   auto pid_text = read_file(data_ / "broker" / "mosquitto.pid", 64);
