@@ -12,6 +12,7 @@
 #include "broker_supervisor.hpp"
 #include "data_folder.hpp"
 #include "device_api.hpp"
+#include "firmware_download.hpp"
 #include "ironroot/ca/ca_folder.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/crypto/digest.hpp"
@@ -139,6 +140,27 @@ Result<std::unique_ptr<mqtt::Client>> connect_fleet(
   return std::move(*client);
 }
 
+// The HTTPS download listener, with the broker's server certificate and its device CAs.
+Result<std::unique_ptr<FirmwareDownload>> start_download(const DataFolder& data,
+                                                         const ServiceConfig& config,
+                                                         fleet::JobStore jobs) {
+  auto firmware = fleet::FirmwareStore::open(data.path(kRegistryFile), data.path(kFirmwareDir));
+  if (!firmware) return fail("the firmware repository: " + firmware.error().message);
+  auto registry = fleet::Registry::open(data.path(kRegistryFile));
+  if (!registry) return fail("the registry: " + registry.error().message);
+  const fs::path broker = data.path(kBrokerDir);
+  FirmwareDownload::Options options;
+  options.config = config.download;
+  options.bind = download_bind(config);
+  options.base_url = download_base_url(config);
+  options.server_certificate = broker / mosquitto::kServerCertFile;
+  options.server_key = broker / mosquitto::kServerKeyFile;
+  options.client_ca_file = broker / mosquitto::kDeviceCaFile;
+  options.client_ca_dir = broker / mosquitto::kTrustedCasDir;
+  return FirmwareDownload::start(std::move(options), std::move(*firmware), std::move(jobs),
+                                 std::move(*registry));
+}
+
 }  // namespace
 
 struct FleetService::State {
@@ -155,6 +177,7 @@ struct FleetService::State {
   std::atomic<JobsApi*> jobs_api_ready{nullptr};
   std::unique_ptr<StreamsApi> streams_api;
   std::atomic<StreamsApi*> streams_api_ready{nullptr};
+  std::unique_ptr<FirmwareDownload> download;
   std::optional<ca::CaFolder> ca;
   std::unique_ptr<TrustedCas> trusted_cas;
   std::unique_ptr<BrokerSupervisor> broker;
@@ -297,6 +320,16 @@ Result<std::unique_ptr<FleetService>> FleetService::start(const ServiceConfig& c
         return prefixed(ok.error(), "subscribing to " + filter);
       }
     }
+    // HTTPS downloads: the same images, for the same devices, over the broker's TLS identity.
+    if (config.download.enabled) {
+      auto download_jobs = job_store();
+      if (!download_jobs) return tl::unexpected(download_jobs.error());
+      auto download = start_download(*s.data, config, std::move(*download_jobs));
+      if (!download) return tl::unexpected(download.error());
+      s.download = std::move(*download);
+    }
+  } else if (config.download.enabled) {
+    spdlog::info("firmware downloads off: they need the embedded broker's TLS files");
   }
 
   auto rest_device_ca = s.ca->device_ca();
@@ -363,6 +396,7 @@ void FleetService::stop() {
     s.http->stop();
     if (s.http_thread.joinable()) s.http_thread.join();
   }
+  s.download.reset();
   if (s.fleet) s.fleet->stop();
   s.device_api_ready = nullptr;
   s.device_api.reset();

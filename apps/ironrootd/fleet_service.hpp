@@ -1,5 +1,6 @@
 // ironrootd, running: the data folder, the registry, the CA, the embedded broker, the fleet's own
-// MQTT connection and the REST API, started in that order and stopped in the reverse one.
+// MQTT connection, the HTTPS firmware download listener and the REST API, started in that order
+// and stopped in the reverse one.
 #pragma once
 
 #include <memory>
@@ -15,7 +16,8 @@ class FleetService {
   // saying which part and why, and leaves nothing running.
   static Result<std::unique_ptr<FleetService>> start(const ServiceConfig& config);
 
-  // Stops the REST API, the fleet connection and the broker, in that order. Idempotent.
+  // Stops the REST API, the download listener, the fleet connection and the broker, in that
+  // order. Idempotent.
   void stop();
   ~FleetService();
 

@@ -26,6 +26,7 @@ struct Overrides {
   std::optional<std::uint16_t> api_port;
   std::optional<std::uint16_t> broker_port;
   std::optional<std::uint16_t> fleet_port;
+  std::optional<std::uint16_t> download_port;
   bool no_broker = false;
 };
 
@@ -44,6 +45,7 @@ Result<service::ServiceConfig> load_config(const Overrides& o) {
   if (o.api_port) config->api.port = *o.api_port;
   if (o.broker_port) config->broker.port = *o.broker_port;
   if (o.fleet_port) config->broker.fleet_port = *o.fleet_port;
+  if (o.download_port) config->download.port = *o.download_port;
   if (o.no_broker) config->broker.embedded = false;
   if (auto ok = service::check_service_config(*config); !ok) return tl::unexpected(ok.error());
   return config;
@@ -110,6 +112,8 @@ int main(int argc, char** argv) {
   app.add_option("--api-port", o.api_port, "REST API port (overrides api.port)");
   app.add_option("--broker-port", o.broker_port, "Device MQTT port (overrides broker.port)");
   app.add_option("--fleet-port", o.fleet_port, "Fleet MQTT port (overrides broker.fleet_port)");
+  app.add_option("--download-port", o.download_port,
+                 "HTTPS firmware download port (overrides download.port)");
   app.add_flag("--no-broker", o.no_broker,
                "Do not run the embedded broker (broker.embedded false)");
   cli::add_logging_options(app, "ironrootd", "info");  // a service says what it does

@@ -57,6 +57,28 @@ bytes_per_second = 1048576
 burst_bytes = 2097152
 # Firmware images kept open for streaming (each hashed once when opened).
 open_streams = 16
+
+[download]
+# HTTPS downloads of firmware images for OTA jobs (docs/ota-download.md), the second data plane
+# beside the MQTT file streams: mutual TLS with the broker's server certificate, admitting only
+# device certificates of the broker's trusted CAs. Needs the embedded broker.
+enabled = true
+# Empty: broker.bind.
+bind = ""
+port = 8885
+# The base URL devices reach this listener at, which OTA job documents name:
+# update_data_url = <url>/ota/streams/<stream>. Empty: https://<first broker server name>:<port>.
+url = ""
+# Downloads served at once; more wait for a free worker.
+workers = 16
+# Per client certificate: requests, a burst that refills at a rate (over it: 429)...
+requests_per_minute = 1200
+request_burst = 60
+# ...and bytes sent, likewise (over it, a download is slowed down, not refused).
+bytes_per_second = 1048576
+burst_bytes = 2097152
+# Firmware images kept open for downloads (each hashed once when opened).
+open_images = 16
 )";
 
 std::string where(const toml::node& node, std::string_view key, std::string_view origin) {
@@ -185,7 +207,60 @@ Status read_streams(const toml::table& t, std::string_view origin, StreamsConfig
   return r.no_unknown_keys();
 }
 
+Status read_download(const toml::table& t, std::string_view origin, DownloadConfig& d) {
+  constexpr std::int64_t kMaxRate = 1'000'000'000;
+  TableReader r(t, "download", origin);
+  for (Status s :
+       {r.boolean("enabled", d.enabled), r.string("bind", d.bind),
+        r.integer("port", d.port, 1, kMaxPort), r.string("url", d.url),
+        r.integer("workers", d.workers, 1, 1024),
+        r.integer("requests_per_minute", d.requests_per_minute, 1, kMaxRate),
+        r.integer("request_burst", d.request_burst, 1, kMaxRate),
+        r.integer("bytes_per_second", d.bytes_per_second, 1, std::int64_t{1} << 40),
+        r.integer("burst_bytes", d.burst_bytes, kMinDownloadBurstBytes, std::int64_t{1} << 40),
+        r.integer("open_images", d.open_images, 1, 1024)}) {
+    if (!s) return s;
+  }
+  return r.no_unknown_keys();
+}
+
+// The longest download.url: room for "/ota/streams/<43 characters>" within the 1500 bytes of
+// update_data_url that AWS's OTA agent holds (OTA_REQUEST_URL_MAX_SIZE).
+constexpr std::size_t kMaxDownloadUrlSize = 1400;
+
+Status check_download_url(std::string_view url) {
+  if (!url.starts_with("https://") || url.size() == std::string_view("https://").size()) {
+    return fail("download.url must be an https:// URL, not '" + std::string(url) + "'");
+  }
+  if (url.size() > kMaxDownloadUrlSize) {
+    return fail("download.url is " + std::to_string(url.size()) + " bytes; at most " +
+                std::to_string(kMaxDownloadUrlSize));
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '?' || c == '#') {
+      return fail("download.url must not hold spaces, control characters, '?' or '#'");
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string download_bind(const ServiceConfig& config) {
+  return config.download.bind.empty() ? config.broker.bind : config.download.bind;
+}
+
+std::string download_base_url(const ServiceConfig& config) {
+  std::string url = config.download.url;
+  if (url.empty()) {
+    std::string host =
+        config.broker.server_names.empty() ? "localhost" : config.broker.server_names.front();
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // an IPv6 address
+    url = "https://" + host + ":" + std::to_string(config.download.port);
+  }
+  while (url.ends_with('/')) url.pop_back();
+  return url;
+}
 
 std::string_view default_config_text() {
   return kDefaultConfig;
@@ -208,12 +283,14 @@ Result<ServiceConfig> parse_service_config(std::string_view text, std::string_vi
     const std::string name(key.str());
     if (!node.is_table()) continue;
     const toml::table& table = *node.as_table();
-    Status read = name == "api"       ? read_api(table, origin, config.api)
-                  : name == "broker"  ? read_broker(table, origin, config.broker)
-                  : name == "ca"      ? read_ca(table, origin, config.ca)
-                  : name == "streams" ? read_streams(table, origin, config.streams)
-                                      : fail(where(node, "[" + name + "]", origin) +
-                                             " is not a known section (api, broker, ca, streams)");
+    Status read = name == "api"        ? read_api(table, origin, config.api)
+                  : name == "broker"   ? read_broker(table, origin, config.broker)
+                  : name == "ca"       ? read_ca(table, origin, config.ca)
+                  : name == "streams"  ? read_streams(table, origin, config.streams)
+                  : name == "download" ? read_download(table, origin, config.download)
+                                       : fail(where(node, "[" + name + "]", origin) +
+                                              " is not a known section (api, broker, ca, streams, "
+                                              "download)");
     if (!read) return tl::unexpected(read.error());
   }
   if (auto ok = top.no_unknown_keys(); !ok) return tl::unexpected(ok.error());
@@ -240,6 +317,25 @@ Status check_service_config(const ServiceConfig& c) {
     return fail("api.port " + std::to_string(c.api.port) + " is also a broker port");
   }
   if (c.ca.name.empty()) return fail("ca.name is empty");
+  if (c.download.enabled) {
+    if (!c.download.bind.empty()) {
+      if (auto ok = crypto::check_server_name(c.download.bind); !ok) {
+        return prefixed(ok.error(), "download.bind");
+      }
+    }
+    if (!c.download.url.empty()) {
+      if (auto ok = check_download_url(c.download.url); !ok) return ok;
+    }
+    const std::string bind = download_bind(c);
+    const std::uint16_t port = c.download.port;
+    if (bind == c.api.bind && port == c.api.port) {
+      return fail("download.port " + std::to_string(port) + " is also api.port");
+    }
+    if (c.broker.embedded && bind == c.broker.bind &&
+        (port == c.broker.port || port == c.broker.fleet_port)) {
+      return fail("download.port " + std::to_string(port) + " is also a broker port");
+    }
+  }
   return {};
 }
 

@@ -39,6 +39,16 @@ struct CaConfig {
   unsigned device_validity_days = 365;
 };
 
+// What one client may ask of a firmware download service: requests, a bucket of
+// `request_burst` that refills at `requests_per_minute`; and bytes sent, a bucket of
+// `burst_bytes` that refills at `bytes_per_second` (StreamThrottle).
+struct ClientLimits {
+  std::uint32_t requests_per_minute = 1200;
+  std::uint32_t request_burst = 60;
+  std::uint64_t bytes_per_second = 1024 * 1024;
+  std::uint64_t burst_bytes = 2 * 1024 * 1024;
+};
+
 // The MQTT file streams that serve firmware images to devices (docs/ota-streams.md): what one
 // client (MQTT client id) may ask of them, and how many images stay open. A request over a limit
 // is dropped (logged, no reply): the device asks again when its block timer fires.
@@ -46,18 +56,31 @@ struct CaConfig {
 // (protocol::kMaxBytesPerGetStream, which streams_api.cpp checks it against).
 inline constexpr std::uint64_t kMinStreamBurstBytes = 131072;
 
-struct StreamsConfig {
-  // GetStream and DescribeStream requests: a bucket of `request_burst` that refills at
-  // `requests_per_minute`.
-  std::uint32_t requests_per_minute = 1200;
-  std::uint32_t request_burst = 60;
-  // Block bytes sent: a bucket of `burst_bytes` that refills at `bytes_per_second`. The burst is
-  // at least 131072, the most one GetStream is answered with.
-  std::uint64_t bytes_per_second = 1024 * 1024;
-  std::uint64_t burst_bytes = 2 * 1024 * 1024;
+// Requests are GetStream and DescribeStream; bytes are block bytes (burst_bytes at least
+// kMinStreamBurstBytes).
+struct StreamsConfig : ClientLimits {
   // Firmware images kept open (each checked once against its SHA-256 when opened), the least
   // recently used closed first.
   std::uint32_t open_streams = 16;
+};
+
+// The HTTPS firmware downloads (docs/ota-download.md): a listener with the broker's server
+// certificate that admits only clients whose certificate chains to the devices' CAs, and serves
+// /ota/... byte ranges of the firmware images to devices with a pending OTA job for them.
+// Requests over a client's (certificate's) request limit are answered 429; bytes over its byte
+// limit are paced, not refused. The smallest download.burst_bytes: one chunk of a download.
+inline constexpr std::uint64_t kMinDownloadBurstBytes = 4096;
+
+struct DownloadConfig : ClientLimits {
+  // Needs the embedded broker (its TLS files and trusted CAs); off without it.
+  bool enabled = true;
+  std::string bind;  // an IP address; empty: broker.bind
+  std::uint16_t port = 8885;
+  // The public base URL that OTA job documents name (their update_data_url is
+  // <url>/ota/streams/<stream>); empty: https://<first broker server name>:<port>.
+  std::string url;
+  std::uint32_t workers = 16;      // downloads served at once; more wait for a worker
+  std::uint32_t open_images = 16;  // as streams.open_streams
 };
 
 struct ServiceConfig {
@@ -66,7 +89,14 @@ struct ServiceConfig {
   BrokerConfig broker;
   CaConfig ca;
   StreamsConfig streams;
+  DownloadConfig download;
 };
+
+// Where the download listener binds: download.bind, or broker.bind when that is empty.
+std::string download_bind(const ServiceConfig& config);
+// download.url, or https://<first of broker.server_names, else localhost>:<download.port>; an
+// IPv6 address in brackets. No trailing slash.
+std::string download_base_url(const ServiceConfig& config);
 
 // The embedded default, as `ironrootd --print-default-config` prints it.
 std::string_view default_config_text();

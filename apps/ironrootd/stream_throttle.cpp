@@ -5,7 +5,7 @@
 
 namespace ironroot::service {
 
-StreamThrottle::StreamThrottle(const StreamsConfig& config, Clock clock, std::size_t max_clients)
+StreamThrottle::StreamThrottle(const ClientLimits& config, Clock clock, std::size_t max_clients)
     : requests_per_second_(static_cast<double>(config.requests_per_minute) / 60.0),
       request_burst_(static_cast<double>(config.request_burst)),
       bytes_per_second_(static_cast<double>(config.bytes_per_second)),
@@ -69,6 +69,19 @@ StreamThrottle::Admission StreamThrottle::bytes(std::string_view client, std::ui
   if (state.bytes.tokens < wanted) return {false, ++state.dropped};
   state.bytes.tokens -= wanted;
   return {true, 0};
+}
+
+std::chrono::nanoseconds StreamThrottle::pace(std::string_view client, std::uint64_t bytes) {
+  ClientState& state = state_of(client, clock_());
+  const double wanted = static_cast<double>(bytes);
+  if (state.bytes.tokens >= wanted) {
+    state.bytes.tokens -= wanted;
+    return std::chrono::nanoseconds::zero();
+  }
+  const double seconds = (wanted - state.bytes.tokens) / bytes_per_second_;
+  const auto wait = std::chrono::ceil<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(std::min(seconds, 1e9)));
+  return std::max(wait, std::chrono::nanoseconds(1));
 }
 
 }  // namespace ironroot::service

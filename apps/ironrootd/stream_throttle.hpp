@@ -1,13 +1,15 @@
-// How much each client may ask of the MQTT file stream service (docs/ota-streams.md): two token
-// buckets per MQTT client id, one of requests and one of block bytes, configured by
-// StreamsConfig. A request the buckets cannot pay for is dropped by the caller; the throttle
-// counts the drops so that the log says how many without a line for each.
+// How much each client may ask of a firmware download service: two token buckets per client,
+// one of requests and one of bytes, configured by ClientLimits. The MQTT file streams
+// (docs/ota-streams.md) key clients by MQTT client id and drop a request the buckets cannot pay
+// for; the throttle counts the drops so that the log says how many without a line for each. The
+// HTTPS downloads (docs/ota-download.md) key clients by certificate id, refuse requests over the
+// limit and pace their bytes (pace()).
 //
 // Memory is bounded: at most `max_clients` clients are tracked. A new client beyond that first
 // pushes out the clients whose buckets are full (they are as a new client would be), then the one
 // seen least recently (which then starts again with full buckets).
 //
-// Not thread-safe: the stream service's worker thread owns it.
+// Not thread-safe: its owner serializes the calls.
 #pragma once
 
 #include <chrono>
@@ -37,7 +39,7 @@ class StreamThrottle {
 
   // `clock` empty: std::chrono::steady_clock::now. REQUIRES: max_clients >= 1, and the config's
   // rates and bursts >= 1 (parse_service_config checks them).
-  explicit StreamThrottle(const StreamsConfig& config, Clock clock = {},
+  explicit StreamThrottle(const ClientLimits& config, Clock clock = {},
                           std::size_t max_clients = kMaxClients);
 
   // Takes one request token of `client`. Refused when the client has none left.
@@ -45,6 +47,10 @@ class StreamThrottle {
   // Takes `bytes` byte tokens of `client`: the blocks an allowed GetStream is answered with.
   // Refused, taking nothing, when the client has fewer left; the caller drops the request.
   Admission bytes(std::string_view client, std::uint64_t bytes);
+  // For a sender that waits rather than drops: takes `bytes` byte tokens of `client` and returns
+  // zero when it has them; otherwise takes nothing and returns how long until it will have them
+  // at the refill rate (at least 1 ns). Drops are not counted. REQUIRES: bytes <= burst_bytes.
+  std::chrono::nanoseconds pace(std::string_view client, std::uint64_t bytes);
 
   std::size_t tracked_clients() const { return clients_.size(); }
 

@@ -28,7 +28,7 @@ std::string_view format_name(PayloadFormat format) {
 StreamsApi::StreamsApi(fleet::FirmwareStore firmware, fleet::JobStore jobs,
                        fleet::Registry registry, mqtt::Client& fleet, protocol::TopicPrefix prefix,
                        const StreamsConfig& config)
-    : firmware_(std::move(firmware)),
+    : firmware_(std::move(firmware), config.open_streams),
       jobs_(std::move(jobs)),
       registry_(std::move(registry)),
       fleet_(fleet),
@@ -80,39 +80,16 @@ void StreamsApi::log_drop(const DeviceRequest& request, std::string_view what,
       config_.bytes_per_second, config_.burst_bytes);
 }
 
-tl::expected<const fleet::FirmwareContent*, StreamsApi::Refusal> StreamsApi::content_of(
-    const std::string& stream_id) {
-  auto image = firmware_.describe_stream(stream_id);
-  if (!image) {
-    if (image.error().code == fleet::RegistryErrorCode::not_found) {
-      return tl::unexpected(Refusal{errors::kResourceNotFound, image.error().message});
-    }
-    spdlog::error("stream {}: {}", stream_id, image.error().message);
-    return tl::unexpected(
-        Refusal{errors::kInternalError, "the fleet service cannot read its firmware repository"});
+tl::expected<std::shared_ptr<const fleet::FirmwareContent>, StreamsApi::Refusal>
+StreamsApi::content_of(const std::string& stream_id) {
+  auto content = firmware_.open(stream_id);
+  if (content) return std::move(*content);
+  if (content.error().code == fleet::RegistryErrorCode::not_found) {
+    return tl::unexpected(Refusal{errors::kResourceNotFound, content.error().message});
   }
-  auto cached = std::find_if(open_.begin(), open_.end(),
-                             [&](const OpenStream& s) { return s.stream_id == stream_id; });
-  if (cached != open_.end() && cached->content.image().id == image->id) {
-    cached->last_used = ++uses_;
-    return &cached->content;
-  }
-  if (cached != open_.end()) open_.erase(cached);  // another image took the stream id since
-  auto content = firmware_.open_content(image->id);
-  if (!content) {
-    spdlog::error("stream {}: {}", stream_id, content.error().message);
-    return tl::unexpected(Refusal{errors::kInternalError,
-                                  "the fleet service cannot read the stream's firmware image"});
-  }
-  if (open_.size() >= config_.open_streams) {
-    open_.erase(std::min_element(open_.begin(), open_.end(), [](const auto& a, const auto& b) {
-      return a.last_used < b.last_used;
-    }));
-  }
-  spdlog::info("serving firmware {} ({} bytes) as stream {}", image->id, content->size(),
-               stream_id);
-  open_.push_back(OpenStream{stream_id, std::move(*content), ++uses_});
-  return &open_.back().content;
+  spdlog::error("stream {}: {}", stream_id, content.error().message);
+  return tl::unexpected(
+      Refusal{errors::kInternalError, "the fleet service cannot read the stream's firmware image"});
 }
 
 std::optional<StreamsApi::Refusal> StreamsApi::authorize(const DeviceRequest& request,

@@ -14,17 +14,20 @@
 // (StreamThrottle) are dropped and logged, without a reply.
 //
 // Requests are handled one at a time on a worker thread of their own. The images served stay
-// open in a small cache (StreamsConfig::open_streams, least recently used closed first), so an
-// image is hashed once when it is opened, not per request; each request still looks its stream up
-// in the repository (one indexed query), so a deleted image stops being served at once.
+// open in a FirmwareContentCache (StreamsConfig::open_streams images, least recently used closed
+// first), so an image is hashed once when it is opened, not per request; each request still looks
+// its stream up in the repository (one indexed query), so a deleted image stops being served at
+// once.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "device_api.hpp"
+#include "firmware_content_cache.hpp"
 #include "ironroot/fleet/firmware.hpp"
 #include "ironroot/fleet/jobs.hpp"
 #include "ironroot/fleet/registry.hpp"
@@ -56,12 +59,6 @@ class StreamsApi {
   void enqueue(const mqtt::Message& message) { worker_.enqueue(message); }
 
  private:
-  // An open image and when it was last served, for the cache.
-  struct OpenStream {
-    std::string stream_id;
-    fleet::FirmwareContent content;
-    std::uint64_t last_used = 0;
-  };
   // A refusal to send on .../rejected/F.
   struct Refusal {
     std::string_view code;  // protocol::stream_errors
@@ -72,7 +69,8 @@ class StreamsApi {
   bool speaks_for(const DeviceRequest& request, const std::string& thing);
   // The open content of the stream, from the cache or opened now. Refusal: ResourceNotFound for
   // no such stream, InternalError when the repository cannot be read.
-  tl::expected<const fleet::FirmwareContent*, Refusal> content_of(const std::string& stream_id);
+  tl::expected<std::shared_ptr<const fleet::FirmwareContent>, Refusal> content_of(
+      const std::string& stream_id);
   // Whether the thing may read the stream; the refusal otherwise.
   std::optional<Refusal> authorize(const DeviceRequest& request,
                                    const protocol::StreamTopic& topic);
@@ -84,15 +82,13 @@ class StreamsApi {
   void log_drop(const DeviceRequest& request, std::string_view what,
                 const StreamThrottle::Admission& admission);
 
-  fleet::FirmwareStore firmware_;
+  FirmwareContentCache firmware_;
   fleet::JobStore jobs_;
   fleet::Registry registry_;
   mqtt::Client& fleet_;
   protocol::TopicPrefix prefix_;
   StreamsConfig config_;
   StreamThrottle throttle_;
-  std::vector<OpenStream> open_;  // at most config_.open_streams
-  std::uint64_t uses_ = 0;
   MessageWorker worker_;  // last: it stops before the rest goes
 };
 

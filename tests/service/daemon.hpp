@@ -25,21 +25,26 @@ extern char** environ;
 
 namespace ironroot::testing {
 
-// Three distinct free loopback ports for one ironrootd, and its command line with them.
+// Four distinct free loopback ports for one ironrootd (REST API, device MQTT, fleet MQTT, HTTPS
+// firmware downloads), and its command line with them.
 struct ServicePorts {
   std::uint16_t api = free_port();
   std::uint16_t broker = 0;
   std::uint16_t fleet = 0;
+  std::uint16_t download = 0;
 
   ServicePorts() {
     do broker = free_port();
     while (broker == api);
     do fleet = free_port();
     while (fleet == api || fleet == broker);
+    do download = free_port();
+    while (download == api || download == broker || download == fleet);
   }
   std::vector<std::string> args(const std::filesystem::path& data_dir) const {
-    return {"--data-dir",    data_dir.string(),      "--api-port",   std::to_string(api),
-            "--broker-port", std::to_string(broker), "--fleet-port", std::to_string(fleet)};
+    return {"--data-dir",      data_dir.string(),       "--api-port",   std::to_string(api),
+            "--broker-port",   std::to_string(broker),  "--fleet-port", std::to_string(fleet),
+            "--download-port", std::to_string(download)};
   }
 };
 

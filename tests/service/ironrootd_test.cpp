@@ -80,6 +80,57 @@ TEST(ServiceConfig, DefaultsParseAndBadValuesAreNamed) {
   EXPECT_FALSE(service::check_service_config(*config));
 }
 
+TEST(ServiceConfig, TheDownloadSectionHasDefaultsAndChecks) {
+  auto config = service::parse_service_config(service::default_config_text(), "default");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->download.enabled);
+  EXPECT_EQ(config->download.port, 8885);
+  EXPECT_EQ(service::download_bind(*config), "127.0.0.1");  // broker.bind
+  EXPECT_EQ(service::download_base_url(*config), "https://localhost:8885");
+  config->broker.server_names = {"::1"};
+  config->download.port = 9443;
+  EXPECT_EQ(service::download_base_url(*config), "https://[::1]:9443");
+  config->download.url = "https://fleet.example/fw/";
+  EXPECT_EQ(service::download_base_url(*config), "https://fleet.example/fw");
+  EXPECT_TRUE(service::check_service_config(*config));
+
+  auto parsed = service::parse_service_config(
+      "[download]\nbind = \"0.0.0.0\"\nport = 9000\nurl = \"https://ota.example:9000\"\n"
+      "requests_per_minute = 10\nrequest_burst = 2\nbytes_per_second = 100\n"
+      "burst_bytes = 4096\nworkers = 4\nopen_images = 2\nenabled = false\n",
+      "x.toml");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_FALSE(parsed->download.enabled);
+  EXPECT_EQ(service::download_bind(*parsed), "0.0.0.0");
+  EXPECT_EQ(parsed->download.requests_per_minute, 10u);
+  EXPECT_EQ(parsed->download.burst_bytes, 4096u);
+  EXPECT_EQ(parsed->download.workers, 4u);
+  EXPECT_EQ(parsed->download.open_images, 2u);
+  EXPECT_EQ(service::download_base_url(*parsed), "https://ota.example:9000");
+
+  auto bad = service::parse_service_config("[download]\nburst_bytes = 100\n", "x.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(contains(bad.error().message, "download.burst_bytes (line 2) must be 4096"))
+      << bad.error().message;
+  bad = service::parse_service_config("[download]\nworkers = 0\n", "x.toml");
+  ASSERT_FALSE(bad);
+  for (const char* url : {"http://fleet.example", "https://", "https://a b", "https://x/?t=1"}) {
+    auto with_url = *config;
+    with_url.download.url = url;
+    EXPECT_FALSE(service::check_service_config(with_url)) << url;
+  }
+  auto clash = *config;
+  clash.download.port = clash.broker.port;
+  auto refused = service::check_service_config(clash);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(contains(refused.error().message, "download.port 8883 is also a broker port"))
+      << refused.error().message;
+  clash.download.port = clash.api.port;
+  EXPECT_FALSE(service::check_service_config(clash));
+  clash.download.enabled = false;  // a listener that does not run clashes with nothing
+  EXPECT_TRUE(service::check_service_config(clash));
+}
+
 TEST(ServiceConfig, PrintDefaultConfigIsTheEmbeddedDefault) {
   auto r = run_process({IRONROOTD, "--print-default-config"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -96,6 +147,7 @@ TEST_F(IronrootdTest, ServesTheApiRunsTheBrokerAndStopsCleanly) {
             fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_TRUE(accepts_connections(ports_.broker));
   EXPECT_TRUE(accepts_connections(ports_.fleet));
+  EXPECT_TRUE(accepts_connections(ports_.download));
 
   auto health = api().Get("/v1/health");
   ASSERT_TRUE(health);

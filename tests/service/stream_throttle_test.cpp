@@ -78,5 +78,26 @@ TEST_F(StreamThrottleTest, TrackedClientsAreBounded) {
   EXPECT_EQ(throttle.tracked_clients(), 1u);
 }
 
+TEST_F(StreamThrottleTest, PacedBytesWaitForTheRefillInsteadOfBeingDropped) {
+  StreamThrottle throttle = make();
+  // The wait, to the microsecond (the buckets count in floating point).
+  auto near = [](std::chrono::nanoseconds wait, std::chrono::nanoseconds expected) {
+    return wait >= expected - 1us && wait <= expected + 1us;
+  };
+  EXPECT_EQ(throttle.pace("lamp-1", 131000), 0ns);  // the burst
+  // 72 tokens left: 100 bytes need 28 more, 28 ms at 1000 bytes a second; nothing is taken.
+  EXPECT_TRUE(near(throttle.pace("lamp-1", 100), 28ms));
+  EXPECT_TRUE(near(throttle.pace("lamp-1", 100), 28ms));
+  now_ += 27ms;
+  EXPECT_TRUE(near(throttle.pace("lamp-1", 100), 1ms));
+  now_ += 2ms;
+  EXPECT_EQ(throttle.pace("lamp-1", 100), 0ns);
+  EXPECT_GT(throttle.pace("lamp-1", 2), 0ns);  // one token left
+  // Pacing counts no drops: the next refused request is the first.
+  EXPECT_EQ(throttle.bytes("lamp-1", 2).dropped, 1u);
+  // Another client has a burst of its own.
+  EXPECT_EQ(throttle.pace("lamp-2", 131072), 0ns);
+}
+
 }  // namespace
 }  // namespace ironroot::service

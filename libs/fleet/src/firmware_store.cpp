@@ -451,6 +451,11 @@ std::string firmware_stream_id(std::string_view image_id) {
          std::string(image_id.substr(0, kFirmwareStreamIdDigits));
 }
 
+std::string firmware_download_url(std::string_view base_url, std::string_view stream_id) {
+  if (base_url.ends_with('/')) base_url.remove_suffix(1);
+  return std::string(base_url) + std::string(kFirmwareDownloadPath) + std::string(stream_id);
+}
+
 std::optional<std::string> firmware_id_prefix_of_stream(std::string_view stream_id) {
   if (!stream_id.starts_with(kFirmwareStreamPrefix)) return std::nullopt;
   const std::string_view digits = stream_id.substr(kFirmwareStreamPrefix.size());

@@ -52,6 +52,16 @@ std::string firmware_stream_id(std::string_view image_id);
 // other string.
 std::optional<std::string> firmware_id_prefix_of_stream(std::string_view stream_id);
 
+// The HTTPS download of a firmware stream's image (ironrootd's download listener,
+// docs/ota-download.md), for an OTA job document's HTTP form: files[0].update_data_url is
+// firmware_download_url(<the listener's public base URL>, <stream id>), that is
+// "<base>/ota/streams/<stream id>", and files[0].auth_scheme is kFirmwareDownloadAuthScheme (the
+// device authenticates with its certificate, mutual TLS; the URL carries no secret).
+inline constexpr std::string_view kFirmwareDownloadPath = "/ota/streams/";
+inline constexpr std::string_view kFirmwareDownloadAuthScheme = "ironroot.mtls";
+// `base_url` without a trailing slash ("https://fleet.example:8885"); one is dropped.
+std::string firmware_download_url(std::string_view base_url, std::string_view stream_id);
+
 // ACTIVE: images it signed are accepted. REVOKED (final): new uploads it signed are refused;
 // images already uploaded stay listed, flagged (FirmwareImage::signing_key_revoked).
 enum class CodeSigningKeyStatus { active, revoked };
