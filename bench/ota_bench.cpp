@@ -28,10 +28,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "bulk_devices.hpp"
 #include "claim_fleet.hpp"
@@ -86,9 +86,9 @@ std::string run_cli(const std::vector<std::string>& args) {
 struct Download {
   std::vector<bool> have;
   std::size_t missing = 0;
-  std::uint64_t bytes = 0;      // payload bytes received, duplicates included
+  std::uint64_t bytes = 0;  // payload bytes received, duplicates included
   std::size_t requests = 0;
-  std::size_t window_start = 0;    // the blocks of the last request: [window_start, window_end)
+  std::size_t window_start = 0;  // the blocks of the last request: [window_start, window_end)
   std::size_t window_end = 0;
   std::size_t window_missing = 0;  // of those, still missing
   Clock::time_point last_progress{};
@@ -111,15 +111,15 @@ class StreamDownloads {
   }
 
   std::string topic(std::size_t device, protocol::StreamMessage message) const {
-    return *protocol::stream_topic(protocol::TopicPrefix{},
-                                   {things_[device], stream_, message, protocol::PayloadFormat::cbor});
+    return *protocol::stream_topic(protocol::TopicPrefix{}, {things_[device], stream_, message,
+                                                             protocol::PayloadFormat::cbor});
   }
 
   // Asks for the missing blocks of the window that starts at the first missing block.
   void request(DeviceSwarm& swarm, std::size_t device) {
     Download& d = downloads_[device];
-    const std::size_t first = static_cast<std::size_t>(
-        std::find(d.have.begin(), d.have.end(), false) - d.have.begin());
+    const std::size_t first =
+        static_cast<std::size_t>(std::find(d.have.begin(), d.have.end(), false) - d.have.begin());
     const std::size_t window = std::min(kMaxWindowBytes / block_size_, blocks_ - first);
     Bytes bitmap((window + 7) / 8, std::byte{0});
     d.window_start = first;
@@ -162,7 +162,8 @@ class StreamDownloads {
       done_.notify_all();
       return;
     }
-    if (id >= d.window_start && id < d.window_end && --d.window_missing == 0) request(swarm, device);
+    if (id >= d.window_start && id < d.window_end && --d.window_missing == 0)
+      request(swarm, device);
   }
 
   // Everything runs on the swarm's thread: the downloads start at its first tick after start().
@@ -324,13 +325,32 @@ double raw_throughput(const std::vector<SwarmDevice>& devices, const RawSetup& s
     const fs::path cert = setup.work / (d.client_id + ".crt");
     require(write_file_atomic(cert, as_bytes(d.identity.certificate.pem())).has_value(),
             "certificate file");
-    subscribers.push_back(std::make_unique<Spawned>(
-        std::vector<std::string>{"stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p",
-                                 std::to_string(setup.device_port), "--cafile", setup.ca.string(),
-                                 "--cert", cert.string(), "--key", d.identity.key_file.string(),
-                                 "-i", d.client_id, "-t", "things/" + d.client_id + "/raw", "-q",
-                                 "0", "-C", std::to_string(blocks), "-F", "%l", "-d"},
-        true));
+    subscribers.push_back(
+        std::make_unique<Spawned>(std::vector<std::string>{"stdbuf",
+                                                           "-oL",
+                                                           "mosquitto_sub",
+                                                           "-h",
+                                                           "127.0.0.1",
+                                                           "-p",
+                                                           std::to_string(setup.device_port),
+                                                           "--cafile",
+                                                           setup.ca.string(),
+                                                           "--cert",
+                                                           cert.string(),
+                                                           "--key",
+                                                           d.identity.key_file.string(),
+                                                           "-i",
+                                                           d.client_id,
+                                                           "-t",
+                                                           "things/" + d.client_id + "/raw",
+                                                           "-q",
+                                                           "0",
+                                                           "-C",
+                                                           std::to_string(blocks),
+                                                           "-F",
+                                                           "%l",
+                                                           "-d"},
+                                  true));
   }
   // Each subscriber says when its subscription is acknowledged.
   for (auto& s : subscribers) {
@@ -343,12 +363,27 @@ double raw_throughput(const std::vector<SwarmDevice>& devices, const RawSetup& s
   std::vector<std::unique_ptr<Spawned>> publishers;
   for (std::size_t i = 0; i < devices.size(); ++i) {
     publishers.push_back(std::make_unique<Spawned>(
-        std::vector<std::string>{
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(setup.fleet_port),
-            "--cafile", setup.ca.string(), "--cert", setup.fleet_cert.string(), "--key",
-            setup.fleet_key.string(), "-i", "raw-bench-" + std::to_string(i), "-t",
-            "things/" + devices[i].client_id + "/raw", "-q", "0", "-f", block.string(),
-            "--repeat", std::to_string(blocks)},
+        std::vector<std::string>{"mosquitto_pub",
+                                 "-h",
+                                 "127.0.0.1",
+                                 "-p",
+                                 std::to_string(setup.fleet_port),
+                                 "--cafile",
+                                 setup.ca.string(),
+                                 "--cert",
+                                 setup.fleet_cert.string(),
+                                 "--key",
+                                 setup.fleet_key.string(),
+                                 "-i",
+                                 "raw-bench-" + std::to_string(i),
+                                 "-t",
+                                 "things/" + devices[i].client_id + "/raw",
+                                 "-q",
+                                 "0",
+                                 "-f",
+                                 block.string(),
+                                 "--repeat",
+                                 std::to_string(blocks)},
         false));
   }
   // One reader per subscriber, so that none waits on a full pipe while another is read.
@@ -426,12 +461,12 @@ int main(int argc, char** argv) {
     random_payload[i] = static_cast<std::byte>((i * 2654435761u) >> 24);
   }
   require(write_file_atomic(payload, random_payload).has_value(), "payload file");
-  run_cli({"image", "sign", "-k", key.string(), "-v", "1.1.0", "-H", "0x200", "--pad-header",
-           "-S", std::to_string(2 * random_payload.size() + 65536), "--align", "4",
-           payload.string(), image_file.string()});
+  run_cli({"image", "sign", "-k", key.string(), "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S",
+           std::to_string(2 * random_payload.size() + 65536), "--align", "4", payload.string(),
+           image_file.string()});
   const std::string public_pem = run_cli({"image", "getpub", "-k", key.string(), "-e", "pem"});
-  auto registered = api.request("POST", "/v1/code-signing-keys",
-                                {{"name", "oem"}, {"publicKeyPem", public_pem}});
+  auto registered =
+      api.request("POST", "/v1/code-signing-keys", {{"name", "oem"}, {"publicKeyPem", public_pem}});
   require(registered.status == 201, "register the key: " + registered.body.dump());
   const Bytes image = *read_file(image_file, 1u << 30);
   httplib::Client http("127.0.0.1", ports.api);
@@ -457,10 +492,9 @@ int main(int argc, char** argv) {
   doc.file.certificate_path = "code-signing.pem";
   doc.file.signature = *signer->sign_digest(crypto::sha256(image));
   doc.file.file_type = 0;
-  auto job = api.request("POST", "/v1/jobs",
-                         {{"jobId", "ota-bench"},
-                          {"document", doc.encode()},
-                          {"targets", {{"things", things}}}});
+  auto job = api.request(
+      "POST", "/v1/jobs",
+      {{"jobId", "ota-bench"}, {"document", doc.encode()}, {"targets", {{"things", things}}}});
   require(job.status == 201, "job: " + job.body.dump());
 
   SwarmOptions options;

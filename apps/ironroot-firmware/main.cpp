@@ -35,12 +35,12 @@
 
 #include "first_boot.hpp"
 #include "hello.hpp"
-#include "updates.hpp"
 #include "ironroot/boot/slot_state.hpp"
 #include "ironroot/core/file.hpp"
 #include "ironroot/device/contract.hpp"
 #include "ironroot/device/device_folder.hpp"
 #include "ironroot/image/format.hpp"
+#include "updates.hpp"
 
 namespace {
 
@@ -248,8 +248,7 @@ int run(bool reboot) {
                   << std::endl;
         return device::kRebootExitCode;
       }
-      std::cout << "warning: jobs: " << jobs.error().message << "; running offline"
-                << std::endl;
+      std::cout << "warning: jobs: " << jobs.error().message << "; running offline" << std::endl;
     } else if (jobs->next == firmware::AfterJobs::reboot) {
       std::cout << "requesting a reboot" << std::endl;
       return device::kRebootExitCode;

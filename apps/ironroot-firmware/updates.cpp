@@ -26,9 +26,15 @@ std::string outcome_text(const agent::JobReport& report) {
   const agent::JobOutcome& outcome = *report.outcome;
   std::string text;
   switch (outcome.kind) {
-    case agent::JobOutcome::Kind::succeeded: text = "SUCCEEDED"; break;
-    case agent::JobOutcome::Kind::failed: text = "FAILED"; break;
-    case agent::JobOutcome::Kind::rejected: text = "REJECTED"; break;
+    case agent::JobOutcome::Kind::succeeded:
+      text = "SUCCEEDED";
+      break;
+    case agent::JobOutcome::Kind::failed:
+      text = "FAILED";
+      break;
+    case agent::JobOutcome::Kind::rejected:
+      text = "REJECTED";
+      break;
     case agent::JobOutcome::Kind::continue_after_restart:
       return "the update is pending: restarting to boot it";
   }
@@ -85,8 +91,7 @@ Result<JobsOutcome> take_jobs(device::DeviceFolder& folder, const JobsSession& s
   auto connection = agent::MqttJobsConnection::create(std::move(options));
   if (!connection) return prefixed(connection.error(), "connecting to the fleet");
   s.connection = std::move(*connection);
-  if (auto connected = s.connection->client().wait_connected(session.connect_timeout);
-      !connected) {
+  if (auto connected = s.connection->client().wait_connected(session.connect_timeout); !connected) {
     return prefixed(connected.error(), "the broker at " + identity->broker() +
                                            " did not accept the connection within " +
                                            std::to_string(session.connect_timeout.count()) + " s");
@@ -113,16 +118,15 @@ Result<JobsOutcome> take_jobs(device::DeviceFolder& folder, const JobsSession& s
   s.jobs->register_handler(agent::OtaAgent::takes, s.agent);
 
   std::cout << "connected to " << identity->broker() << " as " << identity->settings.thing_name
-            << "; taking jobs until none comes for " << session.idle.count() << " s"
-            << std::endl;
+            << "; taking jobs until none comes for " << session.idle.count() << " s" << std::endl;
   JobsOutcome outcome;
   auto deadline = Clock::now() + session.idle;
   int failures = 0;
   for (;;) {
     const auto now = Clock::now();
     if (now >= deadline) break;
-    auto report = s.jobs->run_next_job(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    auto report =
+        s.jobs->run_next_job(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     if (!report) {
       std::cout << "jobs: " << report.error().message << std::endl;
       if (++failures >= kMaxFailuresInARow) {

@@ -335,7 +335,8 @@ std::string generated_job_id(const std::string& version, const std::string& firm
 
 struct CreateArgs {
   std::string image, firmware, key, job_id,
-      expires_in = kDefaultExpiresIn, certfile = kDefaultCertFile, filepath = kDefaultFilePath;
+      expires_in = kDefaultExpiresIn, certfile = kDefaultCertFile, filepath = kDefaultFilePath,
+      protocols = "MQTT", download_url;
   JobRolloutArgs rollout;
 };
 
@@ -344,10 +345,30 @@ struct CreatePlan {
   json fields;  // the rollout's POST /v1/jobs fields
   std::chrono::seconds expires_in{};
   std::unique_ptr<crypto::Signer> signer;
-  std::string key_hash;            // of --key
-  Bytes image;                     // --image's bytes (empty with --firmware)
-  std::optional<Bytes> signature;  // over --image's bytes, made before the upload
+  std::string key_hash;                          // of --key
+  Bytes image;                                   // --image's bytes (empty with --firmware)
+  std::optional<Bytes> signature;                // over --image's bytes, made before the upload
+  std::vector<protocol::OtaProtocol> protocols;  // --protocols, in order of preference
 };
+
+// --protocols: MQTT, HTTP, or both, comma-separated, each once, in order of preference (AWS's job
+// parser takes the first).
+Result<std::vector<protocol::OtaProtocol>> parse_protocols(const std::string& text) {
+  std::vector<protocol::OtaProtocol> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string name = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    auto protocol = protocol::parse_ota_protocol(name);
+    if (!protocol) return fail("'" + name + "' is not MQTT or HTTP");
+    if (std::find(out.begin(), out.end(), *protocol) != out.end()) {
+      return fail(name + " is listed twice");
+    }
+    out.push_back(*protocol);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
 
 // The options' values that are wrong whatever the server holds (usage errors).
 Result<CreatePlan> plan_create(const CreateArgs& a) {
@@ -362,6 +383,20 @@ Result<CreatePlan> plan_create(const CreateArgs& a) {
   plan.expires_in = *expires_in;
   if (a.certfile.empty()) return fail("--certfile must not be empty");
   if (a.filepath.empty()) return fail("--filepath must not be empty");
+  auto protocols = parse_protocols(a.protocols);
+  if (!protocols) return prefixed(protocols.error(), "--protocols");
+  plan.protocols = std::move(*protocols);
+  const bool http = std::find(plan.protocols.begin(), plan.protocols.end(),
+                              protocol::OtaProtocol::http) != plan.protocols.end();
+  if (http && a.download_url.empty()) {
+    return fail(
+        "--protocols with HTTP needs --download-url: ironrootd's download URL (its "
+        "[download] url, which it logs at start-up)");
+  }
+  if (!http && !a.download_url.empty()) return fail("--download-url needs HTTP in --protocols");
+  if (http && !a.download_url.starts_with("https://")) {
+    return fail("--download-url '" + a.download_url + "' must start with https://");
+  }
   auto fields = job_rollout_fields(a.rollout);
   if (!fields) return tl::unexpected(fields.error());
   plan.fields = std::move(*fields);
@@ -461,8 +496,14 @@ Result<protocol::OtaJobDocument> ota_document(const json& image, const CreateArg
   if (!size.is_number_integer()) return fail("ironrootd answered an image without its size");
 
   protocol::OtaJobDocument document;
-  document.protocols = {protocol::OtaProtocol::mqtt};
+  document.protocols = plan.protocols;
+  // The stream names the image even for HTTP alone: the download listener authorizes by it.
   document.stream_name = fleet::firmware_stream_id(id);
+  if (!a.download_url.empty()) {
+    document.file.update_data_url =
+        fleet::firmware_download_url(a.download_url, *document.stream_name);
+    document.file.auth_scheme = std::string(fleet::kFirmwareDownloadAuthScheme);
+  }
   document.file.file_path = a.filepath;
   document.file.file_size = size.get<std::int64_t>();
   document.file.file_id = 0;
@@ -502,6 +543,13 @@ void add_create(CLI::App& ota, const OtaCommands& c) {
       ->capture_default_str();
   cmd->add_option("--filepath", a->filepath, "files[0].filepath: where the device writes the image")
       ->capture_default_str();
+  cmd->add_option("--protocols", a->protocols,
+                  "MQTT (file streams), HTTP (ironrootd's HTTPS download with mutual TLS), or both "
+                  "in order of preference: MQTT,HTTP")
+      ->capture_default_str();
+  cmd->add_option(
+      "--download-url", a->download_url,
+      "With HTTP: ironrootd's download base URL, https://HOST:PORT (its [download] url)");
   add_job_rollout_options(*cmd, a->rollout);
   cmd->footer(std::string(kCreateFooter) + kJobRolloutHelp + kCreateExample);
   cmd->callback([a, c] {

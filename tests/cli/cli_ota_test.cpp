@@ -335,6 +335,33 @@ TEST_F(CliOta, CreateSignsTheJobDocumentWithAPemKey) {
   EXPECT_EQ(job_count(), 2u);
 }
 
+TEST_F(CliOta, CreateOffersTheHttpsDownloadWhenAsked) {
+  make_things({"a"});
+  register_key("oem-2025", oem_public_pem_);
+  run_json({"ota", "create", "--image", image_, "--key", oem_pem_, "--targets", "thing:a",
+            "--job-id", "both", "--protocols", "HTTP,MQTT", "--download-url",
+            "https://fleet.example:8885"});
+  protocol::OtaJobDocument document = stored_document("both");
+  EXPECT_EQ(document.protocols, (std::vector<protocol::OtaProtocol>{protocol::OtaProtocol::http,
+                                                                    protocol::OtaProtocol::mqtt}));
+  const std::string stream = fleet::firmware_stream_id(firmware_id_);
+  EXPECT_EQ(document.stream_name, stream) << "the download listener authorizes by the stream";
+  EXPECT_EQ(document.file.update_data_url, "https://fleet.example:8885/ota/streams/" + stream);
+  EXPECT_EQ(document.file.auth_scheme, std::string(fleet::kFirmwareDownloadAuthScheme));
+
+  const std::size_t jobs = job_count();
+  expect_failure(run({"ota", "create", "--image", image_, "--key", oem_pem_, "--targets", "thing:a",
+                      "--protocols", "HTTP"}),
+                 "needs --download-url", 2);
+  expect_failure(run({"ota", "create", "--image", image_, "--key", oem_pem_, "--targets", "thing:a",
+                      "--protocols", "MQTT,FTP"}),
+                 "'FTP' is not MQTT or HTTP", 2);
+  expect_failure(run({"ota", "create", "--image", image_, "--key", oem_pem_, "--targets", "thing:a",
+                      "--protocols", "HTTP", "--download-url", "http://plain:80"}),
+                 "must start with https://", 2);
+  EXPECT_EQ(job_count(), jobs);
+}
+
 TEST_F(CliOta, CreateRefusesAKeyThatIsNotTheImagesSigner) {
   make_things({"a"});
   register_key("oem-2025", oem_public_pem_);

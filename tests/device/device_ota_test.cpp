@@ -59,7 +59,8 @@ class DeviceOtaE2E : public FleetDeviceE2E {
     run();
     ASSERT_TRUE(contains(last_.err, "published a hello")) << last_.err << daemon_->log();
     // The OEM's firmware key, which the device's fuses trust, signs the releases.
-    const ProcessResult registered = ota({"key", "register", "--name", "oem", "--key", key("firmware")});
+    const ProcessResult registered =
+        ota({"key", "register", "--name", "oem", "--key", key("firmware")});
     ASSERT_EQ(registered.exit_code, 0) << registered.err << registered.out;
   }
 
@@ -257,8 +258,8 @@ TEST_F(DeviceOtaE2E, AnImageAlteredInTheStoreIsNeverInstalled) {
     f.seekp(4096);
     f.put('\x42');
   }
-  const ProcessResult made = ota({"create", "--firmware", id, "--key", key("firmware"),
-                                  "--targets", "thing:sensor-42", "--job-id", "altered"});
+  const ProcessResult made = ota({"create", "--firmware", id, "--key", key("firmware"), "--targets",
+                                  "thing:sensor-42", "--job-id", "altered"});
   ASSERT_EQ(made.exit_code, 0) << made.err << made.out;
   run_taking_jobs();
   EXPECT_EQ(primary_version(), "1.0.0+0");
@@ -279,8 +280,8 @@ TEST_F(DeviceOtaE2E, ADeviceKilledThreeTimesDuringTheDownloadResumesEachTime) {
   auto device_run = start_taking_jobs(kBigBlocks);
   pid_t killed = 0;
   for (double fraction : {0.25, 0.5, 0.75}) {
-    ASSERT_TRUE(wait_for_progress("resume", fraction, *device_run))
-        << fraction << "\n" << run_log() << daemon_->log();
+    ASSERT_TRUE(wait_for_progress("resume", fraction, *device_run)) << fraction << "\n"
+                                                                    << run_log() << daemon_->log();
     // The power fails: the firmware dies where it stands, and `run` boots the device again.
     const pid_t firmware = firmware_pid(device_run->pid());
     ASSERT_GT(firmware, 0);
@@ -303,8 +304,7 @@ TEST_F(DeviceOtaE2E, ADeviceKilledThreeTimesDuringTheDownloadResumesEachTime) {
 TEST_F(DeviceOtaE2E, ABrokerRestartDuringTheDownloadDoesNotFailTheUpdate) {
   create_update(firmware("1.1.0"), "broker-restart");
   auto device_run = start_taking_jobs(kBigBlocks);
-  ASSERT_TRUE(wait_for_progress("broker-restart", 0.3, *device_run))
-      << run_log() << daemon_->log();
+  ASSERT_TRUE(wait_for_progress("broker-restart", 0.3, *device_run)) << run_log() << daemon_->log();
   auto pid_text = read_file(data_ / "broker" / "mosquitto.pid", 64);
   ASSERT_TRUE(pid_text);
   const pid_t broker = static_cast<pid_t>(std::atol(std::string(as_chars(*pid_text)).c_str()));

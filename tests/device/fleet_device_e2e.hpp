@@ -83,8 +83,9 @@ class FleetDeviceE2E : public DeviceE2E {
   }
 
   void init_device(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--thing-name", "sensor-42", "--serial", "SN-42", "--broker",
-                                     "127.0.0.1:" + std::to_string(ports_.broker)};
+    std::vector<std::string> args = {"--thing-name", "sensor-42",
+                                     "--serial",     "SN-42",
+                                     "--broker",     "127.0.0.1:" + std::to_string(ports_.broker)};
     args.insert(args.end(), extra.begin(), extra.end());
     init(args);
   }
