@@ -33,18 +33,8 @@ Failure failure(JobsStep step, const std::string& why, bool timed_out = false) {
   return Failure(make_failure(step, why, timed_out));
 }
 
-// A statusDetails value within AWS's bounds: at most 1024 characters, cut at a character.
-std::string bounded_reason(std::string text) {
-  if (text.empty()) text = "-";
-  if (text.size() <= protocol::kMaxStatusDetailsValueLength) return text;
-  std::size_t end = protocol::kMaxStatusDetailsValueLength;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  text.resize(end);
-  return text;
-}
-
 StatusDetails reason(std::string text) {
-  return {{std::string(kReasonKey), bounded_reason(std::move(text))}};
+  return {{std::string(kReasonKey), protocol::bounded_status_details_value(std::move(text))}};
 }
 
 // Whether the service will take `details` as UpdateJobExecution's statusDetails: checked by the

@@ -24,17 +24,8 @@ constexpr std::string_view kClientToken = "rdy";  // what AWS's agent sends as c
 constexpr std::size_t kHashChunk = 4096;          // RAM used to hash the file in the slot
 constexpr std::size_t kCompareChunk = 256;        // RAM used to compare a block with flash
 
-std::string bounded(std::string text) {
-  if (text.empty()) text = "-";
-  if (text.size() <= protocol::kMaxStatusDetailsValueLength) return text;
-  std::size_t end = protocol::kMaxStatusDetailsValueLength;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
-  text.resize(end);
-  return text;
-}
-
 StatusDetails reason(std::string text) {
-  return {{"reason", bounded(std::move(text))}};
+  return {{"reason", protocol::bounded_status_details_value(std::move(text))}};
 }
 
 JobOutcome rejected(std::string why) {

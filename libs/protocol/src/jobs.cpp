@@ -10,6 +10,15 @@
 #include "json_fields.hpp"
 
 namespace ironroot::protocol {
+
+std::string bounded_status_details_value(std::string text) {
+  if (text.empty()) text = "-";
+  if (text.size() <= kMaxStatusDetailsValueLength) return text;
+  std::size_t end = kMaxStatusDetailsValueLength;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  text.resize(end);
+  return text;
+}
 namespace {
 
 using nlohmann::json;

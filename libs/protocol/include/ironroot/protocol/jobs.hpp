@@ -43,6 +43,9 @@ inline constexpr std::size_t kMaxClientTokenLength = 64;
 inline constexpr std::size_t kMaxStatusDetailsKeyLength = 128;
 inline constexpr std::size_t kMaxStatusDetailsValueLength = 1024;
 inline constexpr std::size_t kMaxStatusDetails = 10;
+// `text` as a statusDetails value a device may send: "-" for empty, and cut at a character
+// boundary to kMaxStatusDetailsValueLength bytes (the reasons devices report can be long).
+std::string bounded_status_details_value(std::string text);
 // stepTimeoutInMinutes: 1 minute to 7 days.
 inline constexpr std::int64_t kMinStepTimeoutInMinutes = 1;
 inline constexpr std::int64_t kMaxStepTimeoutInMinutes = 10080;
