@@ -190,6 +190,10 @@ TEST(PayloadFormat, BoundsNestingDepth) {
 TEST(PayloadFormat, RefusesCborTextThatIsNotUtf8) {
   EXPECT_THAT(cbor_error(bytes({0xa1, 0x61, 'a', 0x61, 0xff})), HasSubstr("not valid UTF-8"));
   EXPECT_THAT(cbor_error(bytes({0xa1, 0x61, 0xc3, 0x01})), HasSubstr("not valid UTF-8"));
+  // Deeper down: in an array, and as the key of a nested map.
+  EXPECT_THAT(cbor_error(bytes({0xa1, 0x61, 'a', 0x81, 0x61, 0xff})), HasSubstr("not valid UTF-8"));
+  EXPECT_THAT(cbor_error(bytes({0xa1, 0x61, 'a', 0xa1, 0x61, 0xff, 0x01})),
+              HasSubstr("not valid UTF-8"));
 }
 
 TEST(PayloadFormat, KeepsCborByteStringsApartFromText) {
