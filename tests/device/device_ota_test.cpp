@@ -230,6 +230,16 @@ TEST_F(DeviceOtaE2E, RefusesBadDocumentsBeforeDownloadingAndNeverInstallsAnAlter
   for (const Case& c : cases) create_job(c.job, document_for(image, c.release));
   // A downgrade: 0.9.0 below the running 1.0.0.
   create_update(firmware("0.9.0"), "downgrade");
+  // An image larger than the update slot: a signed 2.0.0 with a payload the size of the slot.
+  const std::string payload = path("huge.bin");
+  ASSERT_TRUE(write_file_atomic(payload, Bytes(slot_size(), std::byte{0x5a})));
+  const std::string huge = path("huge-2.0.0.img");
+  const ProcessResult signed_huge =
+      cli({"image", "sign", "-k", key("firmware"), "-v", "2.0.0", "-H", "0x400", "--pad-header",
+           "-S", std::to_string(2 * slot_size()), "-s", "auto", "--public-key-format", "full",
+           payload, huge});
+  ASSERT_EQ(signed_huge.exit_code, 0) << signed_huge.err;
+  create_update(huge, "too-large");
 
   // Someone with access to the service's disk flips a byte of the stored 1.1.0. (Uploading the
   // image again would repair it, so the job names the stored image.)
@@ -255,6 +265,9 @@ TEST_F(DeviceOtaE2E, RefusesBadDocumentsBeforeDownloadingAndNeverInstallsAnAlter
   json e = execution("downgrade");
   EXPECT_EQ(e["status"], "REJECTED") << e.dump(2);
   EXPECT_TRUE(contains(reason_of(e), "0.9.0")) << e.dump(2);
+  e = execution("too-large");
+  EXPECT_EQ(e["status"], "REJECTED") << e.dump(2);
+  EXPECT_TRUE(contains(reason_of(e), "slot")) << e.dump(2);
   e = execution("altered");
   EXPECT_EQ(e["status"], "FAILED") << e.dump(2);
   EXPECT_TRUE(contains(reason_of(e), "cannot read the stream's firmware image")) << e.dump(2);
